@@ -1,0 +1,3 @@
+"""lkcloud: LinuxKit for the clouds."""
+
+__version__ = "0.1.0"

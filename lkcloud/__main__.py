@@ -1,0 +1,3 @@
+from lkcloud.cli.main import run
+
+run()

@@ -1,0 +1,83 @@
+"""Debian packages as build inputs: download with ``apt-get download``, unpack with ``dpkg-deb``.
+
+Downloads are cached under ``~/.cache/lkcloud/debs`` by their file name (which carries the
+version), so a second build is offline; unpacking never needs root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from lkcloud.errors import BuildError, ToolFailedError
+from lkcloud.process import run
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
+
+
+def deb_cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "lkcloud" / "debs"
+
+
+def resolve_version(package: str) -> str:
+    """The candidate version apt would download (``apt-cache policy``)."""
+    out = run(["apt-cache", "policy", package]).text
+    match = re.search(r"Candidate:\s*(\S+)", out)
+    if not match or match.group(1) == "(none)":
+        raise BuildError(
+            f"Debian package {package!r} is not known to apt",
+            hint="check the name, and run 'apt-get update' first",
+        )
+    return match.group(1)
+
+
+def resolve_alias(package: str) -> str:
+    """A virtual or meta package's concrete dependency when it has exactly one
+    (``linux-image-cloud-amd64`` -> ``linux-image-6.1.0-NN-cloud-amd64``)."""
+    out = run(["apt-cache", "depends", "--no-recommends", "--no-suggests", package]).text
+    deps = re.findall(r"^\s+Depends:\s*(\S+)", out, flags=re.MULTILINE)
+    return deps[0] if len(deps) == 1 and deps[0].startswith("linux-image-") else package
+
+
+def download(package: str, cache: Path | None = None) -> Path:
+    """The ``.deb`` of ``package`` (optionally ``name=version``), downloaded once and cached."""
+    if not _NAME.match(package):
+        raise BuildError(f"not a Debian package name: {package!r}")
+    cache = cache or deb_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    name, _, version = package.partition("=")
+    version = version or resolve_version(name)
+    plain = name.split(":")[0]
+    pattern = f"{plain}_{version.split(':')[-1]}_*.deb"
+    existing = sorted(cache.glob(pattern))
+    if existing:
+        return existing[0]
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".dl-") as tmp:
+        try:
+            run(["apt-get", "download", f"{name}={version}"], cwd=tmp)
+        except ToolFailedError as exc:
+            raise BuildError(f"cannot download Debian package {package!r}: {exc.message}") from exc
+        debs = sorted(Path(tmp).glob("*.deb"))
+        if not debs:
+            raise BuildError(f"apt-get download gave no file for {package!r}")
+        final = cache / debs[0].name
+        os.replace(debs[0], final)
+        return final
+
+
+def extract(deb: Path, dest: Path) -> Path:
+    """Unpack a ``.deb``'s data into ``dest`` (created); returns ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    run(["dpkg-deb", "-x", deb, dest])
+    return dest
+
+
+def fetch_tree(packages: Sequence[str], dest: Path) -> Path:
+    """Download and unpack several packages into one tree."""
+    for package in packages:
+        extract(download(package), dest)
+    return dest

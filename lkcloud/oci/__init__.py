@@ -1,0 +1,1 @@
+"""OCI images: references, the registry client, the OCI-layout cache, safe layer unpacking."""

@@ -1,0 +1,1 @@
+"""The LinuxKit configuration format: loading, merging, validating, and the typed model."""
