@@ -184,11 +184,16 @@ class ProviderEntry:
     image_format: str
 
 
+def _entry(name: str, cls: str, extra: str | None, image_format: str) -> ProviderEntry:
+    package = f"lkcloud_{name}"
+    return ProviderEntry(name, f"{package}.provider:{cls}", f"{package}.cli:register", extra, image_format)
+
+
 PROVIDERS: dict[str, ProviderEntry] = {
-    "qemu": ProviderEntry("qemu", "lkcloud_qemu.provider:QemuProvider", "lkcloud_qemu.cli:register", None, "qcow2-bios"),
-    "aws": ProviderEntry("aws", "lkcloud_aws.provider:AwsProvider", "lkcloud_aws.cli:register", "aws", "aws"),
-    "gcp": ProviderEntry("gcp", "lkcloud_gcp.provider:GcpProvider", "lkcloud_gcp.cli:register", "gcp", "gcp"),
-    "azure": ProviderEntry("azure", "lkcloud_azure.provider:AzureProvider", "lkcloud_azure.cli:register", "azure", "vhd"),
+    "qemu": _entry("qemu", "QemuProvider", None, "qcow2-bios"),
+    "aws": _entry("aws", "AwsProvider", "aws", "aws"),
+    "gcp": _entry("gcp", "GcpProvider", "gcp", "gcp"),
+    "azure": _entry("azure", "AzureProvider", "azure", "vhd"),
 }
 
 

@@ -14,7 +14,7 @@ from typing import Union
 
 # A JSON value as parsed from YAML (used for OCI structures passed through verbatim, such as
 # LinuxResources, which lkcloud validates by schema but does not interpret).
-JSON = Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]
+JSON = Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]  # noqa: UP007 (recursive alias)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Runtime:
     namespace: str | None = None
 
 
-Id = Union[int, str]  # a uid/gid: a number, or a container name resolved at build time
+Id = int | str  # a uid/gid: a number, or a container name resolved at build time
 
 
 @dataclass(frozen=True)

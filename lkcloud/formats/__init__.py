@@ -1,0 +1,76 @@
+"""Output formats: a table mapping a format name to a small writer.
+
+Each format module exposes ``FORMATS: dict[str, Format]``; :data:`MODULES` lists them and
+:func:`table` merges them. A writer receives the kernel, initrd and cmdline (built once per
+build) and, for formats that need it, the root filesystem tar, and writes its outputs
+atomically under ``inputs.outdir``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lkcloud.errors import UsageError
+from lkcloud.progress import Reporter
+from lkcloud.providers import BootMode
+
+# Modules that contribute formats (each defines FORMATS).
+MODULES = (
+    "lkcloud.formats.basic",  # kernel+initrd, tar, tar-kernel-initrd, docker
+    "lkcloud.formats.disks",  # raw-efi, raw-bios, raw, aws, gcp, vhd, qcow2, vmdk, iso
+)
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a format writer gets. Paths point into the build's private work directory."""
+
+    name: str
+    outdir: Path
+    workdir: Path
+    cmdline: str
+    arch: str = "amd64"
+    kernel: Path | None = None  # the kernel binary
+    initrd: Path | None = None  # the compressed initrd, ucode already prepended
+    ucode: Path | None = None  # the ucode cpio, if the kernel image has one
+    rootfs_tar: Path | None = None  # the full root filesystem tar (PAX), when `needs_rootfs`
+    size: int | None = None  # --size in bytes, where it applies
+    source_date_epoch: int = 1492532400  # 2017-04-18 16:30:00 UTC, LinuxKit's fixed mtime
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    outputs: Callable[[str], tuple[str, ...]]  # NAME -> output file names
+    write: Callable[[BuildInputs, Reporter], list[Path]]
+    needs_kernel: bool = True  # needs kernel + initrd + cmdline
+    needs_rootfs: bool = False  # needs the root filesystem tar
+    boot_mode: BootMode | None = None
+    help: str = ""
+
+
+def table() -> dict[str, Format]:
+    """Every known format, by name."""
+    found: dict[str, Format] = {}
+    for name in MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        found.update(module.FORMATS)
+    return found
+
+
+def get(name: str) -> Format:
+    formats = table()
+    try:
+        return formats[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown format {name!r}", hint="choose one of: " + ", ".join(sorted(formats))
+        ) from None

@@ -1,0 +1,1 @@
+"""lkcloud provider: gcp."""
