@@ -81,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, map errors to exit codes (2 input, 1 failure, 130 ^C)."""
     code = 0
     try:
-        app(args=argv, prog_name="lkcloud", standalone_mode=False)
+        returned = app(args=argv, prog_name="lkcloud", standalone_mode=False)
+        # Without standalone mode, typer returns the code of typer.Exit and 130 for ^C.
+        if isinstance(returned, int):
+            code = returned
+            if code == 130:
+                sys.stderr.write("lkcloud: interrupted\n")
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
