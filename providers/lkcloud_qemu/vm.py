@@ -1,0 +1,96 @@
+"""From options to a ready :class:`Machine`: resolve the image, pick the accelerator, claim the
+state directory, create missing disks, write the metadata CD, and choose free host ports."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lkcloud.errors import UsageError
+from lkcloud.process import run
+from lkcloud.providers import BootMode
+from lkcloud_qemu import accel, cidata, image, state
+from lkcloud_qemu.machine import OVMF, Disk, Forward, Machine
+
+
+@dataclass(frozen=True)
+class VmOptions:
+    """What a person asks for; ``forwards`` with host port 0 get a free port."""
+
+    image: str
+    name: str | None = None
+    state_dir: Path | None = None
+    mem: int = 1024
+    cpus: int = 1
+    accel: str = "auto"
+    boot: BootMode | None = None
+    disks: tuple[Disk, ...] = ()
+    forwards: tuple[Forward, ...] = ()
+    user_data: bytes | None = None
+    cmdline: str = ""
+    ovmf: Path = OVMF
+
+
+@dataclass(frozen=True)
+class Prepared:
+    machine: Machine
+    state_dir: Path
+    image: str
+
+
+NEW_DISK_FORMAT = "qcow2"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _disk_format(disk: Disk) -> str:
+    if disk.format:
+        return disk.format
+    known = image.SUFFIXES.get(disk.path.suffix.lower())
+    if disk.path.exists():
+        return known[1] if known else image.probe_format(disk.path)
+    return known[1] if known else NEW_DISK_FORMAT
+
+
+def ensure_disk(disk: Disk) -> Disk:
+    """The disk with its format known; created (sparse) when missing and a size is given."""
+    fmt = _disk_format(disk)
+    if not disk.path.exists():
+        if disk.size is None:
+            raise UsageError(f"--disk {disk.path}: no such file", hint=f"give a size to create it: {disk.path},size=4G")
+        disk.path.parent.mkdir(parents=True, exist_ok=True)
+        run(["qemu-img", "create", "-q", "-f", fmt, disk.path, disk.size])
+    return Disk(disk.path.resolve(), disk.size, fmt)
+
+
+def _check_sizes(options: VmOptions) -> None:
+    if options.mem < 64:
+        raise UsageError(f"--mem {options.mem}: too little memory (MiB); give at least 64")
+    if options.cpus < 1:
+        raise UsageError(f"--cpus {options.cpus}: give at least 1")
+
+
+def prepare(options: VmOptions, state_root: Path, *, console: bool = True) -> Prepared:
+    """Everything up to starting QEMU. ``console`` False puts the serial console on stdio."""
+    _check_sizes(options)
+    source = image.resolve(options.image, options.boot)
+    name = options.name or source.name
+    chosen = accel.choose(options.accel)
+    state_dir = state.claim((options.state_dir or state_root / name).resolve())
+    disks = tuple(ensure_disk(disk) for disk in options.disks)
+    forwards = tuple(replace(f, host=f.host or free_port()) for f in options.forwards)
+    iso = None
+    if options.user_data is not None:
+        iso = cidata.write_iso(options.user_data, state_dir / state.CIDATA)
+    machine = Machine(
+        source=source, name=name, accel=chosen, mem=options.mem, cpus=options.cpus, disks=disks,
+        forwards=forwards, cidata=iso, cmdline=options.cmdline,
+        console=state_dir / state.CONSOLE if console else None, ovmf=options.ovmf,
+    )
+    return Prepared(machine, state_dir, str(source.path.resolve()))
