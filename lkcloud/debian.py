@@ -52,7 +52,8 @@ def download(package: str, cache: Path | None = None) -> Path:
     name, _, version = package.partition("=")
     version = version or resolve_version(name)
     plain = name.split(":")[0]
-    pattern = f"{plain}_{version.split(':')[-1]}_*.deb"
+    # apt-get download writes an epoch's colon as %3a (busybox-static_1%3a1.35.0-4_amd64.deb).
+    pattern = f"{plain}_{version.replace(':', '%3a')}_*.deb"
     existing = sorted(cache.glob(pattern))
     if existing:
         return existing[0]

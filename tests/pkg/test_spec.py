@@ -1,0 +1,98 @@
+"""build.yml validation: strict keys, types, every problem with file:line:key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lkcloud.errors import ConfigError
+from lkcloud.pkg import spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "build.yml").write_text(text)
+    return tmp_path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        spec.load(write(tmp_path, text))
+    return info.value.problems
+
+
+def test_valid_package_with_labels(tmp_path: Path) -> None:
+    loaded = spec.load(write(tmp_path, """\
+image: lkcloud/thing
+debs: [busybox-static]
+keep: [/bin/busybox]
+entrypoint: [/bin/busybox, sh]
+env: [A=1]
+workdir: /tmp
+labels:
+  plain: text
+  org.mobyproject.config:
+    binds: [/run:/run]
+    readonly: true
+"""))
+    assert loaded.image == "lkcloud/thing"
+    assert loaded.tag == spec.DEFAULT_TAG
+    assert loaded.entrypoint == ("/bin/busybox", "sh")
+    labels = dict(loaded.labels)
+    assert labels["plain"] == "text"
+    assert json.loads(labels["org.mobyproject.config"]) == {"binds": ["/run:/run"], "readonly": True}
+
+
+def test_every_problem_has_file_line_and_key(tmp_path: Path) -> None:
+    found = problems(tmp_path, """\
+image: Not/Valid
+debs: [busybox-static, "Bad Name"]
+keepp: [/bin]
+env: [NOVALUE]
+workdir: relative
+libraries: maybe
+""")
+    file = tmp_path / "build.yml"
+    assert f"{file}:1: image: not a valid image name: 'Not/Valid'" in found
+    assert f"{file}:2: debs[1]: not a Debian package name: 'Bad Name'" in found
+    assert any(p.startswith(f"{file}:3: keepp: unknown key") for p in found)
+    assert f"{file}:4: env[0]: expected NAME=VALUE, got 'NOVALUE'" in found
+    assert f"{file}:5: workdir: must be an absolute path" in found
+    assert f"{file}:6: libraries: expected true or false" in found
+
+
+def test_missing_image_duplicate_key_and_types(tmp_path: Path) -> None:
+    found = problems(tmp_path, "debs: [a]\ndebs: [b]\nentrypoint: /bin/sh\nkernel: {modules: [x]}\n")
+    text = "\n".join(found)
+    assert ":2: debs: duplicate key" in text
+    assert ":3: entrypoint: expected a list of strings" in text
+    assert ":4: kernel.package: required key is missing" in text
+    assert ":1: image: required key is missing" in text
+
+
+def test_label_values_must_be_strings(tmp_path: Path) -> None:
+    found = problems(tmp_path, "image: a/b\ndebs: [x]\nlabels:\n  count: 3\n")
+    assert found == [f"{tmp_path / 'build.yml'}:4: labels.count: expected a string"]
+
+
+def test_needs_content(tmp_path: Path) -> None:
+    found = problems(tmp_path, "image: a/b\n")
+    assert "a package needs debs, a rootfs/ overlay, or kernel" in found[0]
+
+
+def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
+    found = problems(tmp_path, "image: [unclosed\n")
+    assert found[0].startswith(f"{tmp_path / 'build.yml'}:")
+    assert "not valid YAML" in found[0]
+    with pytest.raises(ConfigError, match="cannot read"):
+        spec.load(tmp_path / "absent")
+
+
+@pytest.mark.parametrize("name", ["kernel", "init", "runc", "hello-onboot", "hello-service"])
+def test_repository_packages_are_valid(name: str) -> None:
+    loaded = spec.load(ROOT / "pkg" / name)
+    assert loaded.image == f"lkcloud/{name}"
+    assert loaded.tag == "dev"
