@@ -16,6 +16,7 @@ from pathlib import Path
 from lkcloud.errors import UsageError
 from lkcloud.progress import Reporter
 from lkcloud.providers import BootMode
+from lkcloud.reproducible import LINUXKIT_MTIME
 
 # Modules that contribute formats (each defines FORMATS).
 MODULES = (
@@ -36,9 +37,10 @@ class BuildInputs:
     kernel: Path | None = None  # the kernel binary
     initrd: Path | None = None  # the compressed initrd, ucode already prepended
     ucode: Path | None = None  # the ucode cpio, if the kernel image has one
+    initrd_only: Path | None = None  # the compressed initrd without the ucode (tar-kernel-initrd)
     rootfs_tar: Path | None = None  # the full root filesystem tar (PAX), when `needs_rootfs`
     size: int | None = None  # --size in bytes, where it applies
-    source_date_epoch: int = 1492532400  # 2017-04-18 16:30:00 UTC, LinuxKit's fixed mtime
+    source_date_epoch: int = LINUXKIT_MTIME
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lkcloud.fsutil import atomic_output
-
-# LinuxKit's fixed timestamp for generated entries: 2017-04-18 16:30:00 UTC.
-LINUXKIT_EPOCH = 1492533000
-
-
-def source_date_epoch() -> int:
-    """``SOURCE_DATE_EPOCH`` when set, else LinuxKit's fixed time."""
-    value = os.environ.get("SOURCE_DATE_EPOCH", "")
-    return int(value) if value.isdigit() else LINUXKIT_EPOCH
+from lkcloud.reproducible import source_date_epoch
 
 
 def _info(name: str, mtime: int) -> tarfile.TarInfo:

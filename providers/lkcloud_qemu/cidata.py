@@ -12,16 +12,15 @@ from pathlib import Path
 
 from lkcloud.fsutil import atomic_path
 from lkcloud.process import run
+from lkcloud.reproducible import source_date_epoch
 
 LABEL = "cidata"
 FILES = ("config", "user-data")
-# Fixed timestamps unless SOURCE_DATE_EPOCH says otherwise: same data, same ISO bytes.
-DEFAULT_EPOCH = "0"
 
 
 def write_iso(data: bytes, dest: Path) -> Path:
     """Write the metadata ISO holding ``data`` to ``dest`` (atomically) and return ``dest``."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH)
+    epoch = str(source_date_epoch())  # fixed timestamps: same data, same ISO bytes
     with tempfile.TemporaryDirectory(prefix="lkcloud-cidata-") as tmp:
         tree = Path(tmp) / "tree"
         tree.mkdir()

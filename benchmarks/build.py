@@ -1,0 +1,110 @@
+"""Benchmark: ``lkcloud build`` (kernel+initrd, gzip) from a warm cache with >= 150 MB of layers,
+against ``tar -x`` of the same layers into a tree then ``find | cpio -o -H newc | gzip``.
+
+Run: .venv/bin/python benchmarks/build.py [--mb 160]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lkcloud.build import BuildOptions, build
+from lkcloud.oci.api import ContainerConfig
+from lkcloud.oci.store import ImageStore
+from lkcloud.process import run
+
+WORDS = [b"linuxkit", b"kernel", b"container", b"initrd", b"overlay", b"runc", b"service", b"config", b"\n"]
+
+
+def content(rng: random.Random, size: int) -> bytes:
+    """Half text-like (compressible), half random bytes, like a mix of binaries and text."""
+    text = b" ".join(rng.choice(WORDS) for _ in range(size // 16))[: size // 2]
+    return text + rng.randbytes(size - len(text))
+
+
+def make_layer(path: Path, rng: random.Random, total: int, prefix: str) -> None:
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        written, index = 0, 0
+        while written < total:
+            size = rng.choice((512, 4096, 16384, 65536, 262144, 1 << 20))
+            info = tarfile.TarInfo(f"{prefix}/d{index % 50:02d}/f{index:05d}")
+            data = content(rng, size)
+            info.size, info.mode, info.mtime = len(data), 0o644, 1600000000
+            tar.addfile(info, __import__("io").BytesIO(data))
+            written += size
+            index += 1
+
+
+def seed(cache: Path, work: Path, megabytes: int) -> tuple[Path, list[Path]]:
+    rng = random.Random(1)
+    store = ImageStore(cache)
+    modules = work / "kernel.tar"
+    make_layer(modules, rng, 8 << 20, "lib/modules")
+    kernel = work / "kernel-layer.tar"
+    with tarfile.open(kernel, "w") as tar:
+        tar.add(modules, "kernel.tar")
+        info = tarfile.TarInfo("kernel")
+        blob = rng.randbytes(8 << 20)
+        info.size = len(blob)
+        tar.addfile(info, __import__("io").BytesIO(blob))
+    store.put_image("bench/kernel:1", config=ContainerConfig(), layers=[kernel])
+    blobs = []
+    per_image = (megabytes << 20) // 4
+    for i in range(4):
+        layers = []
+        for j in range(2):
+            path = work / f"img{i}-{j}.tar"
+            make_layer(path, rng, per_image // 2, f"usr/share/img{i}/l{j}")
+            layers.append(path)
+        image = store.put_image(f"bench/img{i}:1", config=ContainerConfig(entrypoint=("/bin/true",)), layers=layers)
+        blobs += [store.layout.blob_path(layer.digest) for layer in image.layers]
+    config = work / "bench.yml"
+    config.write_text(
+        "kernel:\n  image: bench/kernel:1\n  cmdline: console=ttyS0\n"
+        "init:\n  - bench/img0:1\n"
+        "onboot:\n  - name: one\n    image: bench/img1:1\n"
+        "services:\n  - name: two\n    image: bench/img2:1\n  - name: three\n    image: bench/img3:1\n"
+    )
+    return config, blobs
+
+
+def reference(work: Path, blobs: list[Path]) -> float:
+    tree = work / "tree"
+    tree.mkdir()
+    start = time.perf_counter()
+    for blob in blobs:
+        run(["tar", "-xzf", blob, "-C", tree])
+    run(["sh", "-c", "find . | cpio -o -H newc --quiet | gzip > ../reference.img"], cwd=tree)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mb", type=int, default=160, help="megabytes of (uncompressed) layers")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lkcloud-bench-") as tmp:
+        work = Path(tmp)
+        config, blobs = seed(work / "cache", work, args.mb)
+        layer_bytes = sum(b.stat().st_size for b in blobs)
+        start = time.perf_counter()
+        build(BuildOptions(files=(config,), outdir=work / "out", cache=work / "cache"))
+        ours = time.perf_counter() - start
+        theirs = reference(work, blobs)
+        size = (work / "out" / "bench-initrd.img").stat().st_size
+        print(f"layers: {args.mb} MB uncompressed, {layer_bytes / 1e6:.0f} MB compressed in the cache")
+        print(f"lkcloud build kernel+initrd: {ours:.2f} s (initrd {size / 1e6:.1f} MB)")
+        print(f"tar -x + find | cpio | gzip: {theirs:.2f} s "
+              f"(initrd {(work / 'reference.img').stat().st_size / 1e6:.1f} MB)")
+        print(f"ratio (lkcloud / reference): {ours / theirs:.2f}  (target < 1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""``lkcloud build FILE... [-f FORMAT]...``: LinuxKit YAML in, images out."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+
+from lkcloud.build import BuildOptions, BuildResult, build
+from lkcloud.cli.context import emit, reporter
+from lkcloud.errors import UsageError
+
+_SIZE = re.compile(r"^(\d+)([KMGT]?)i?B?$", re.IGNORECASE)
+_UNITS = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``1024M``, ``1G``, ``512`` (MiB, as LinuxKit's --size) -> bytes."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise UsageError(f"--size: cannot parse {text!r}", hint="use a number with an optional unit: 512M, 1G")
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def _render(result: BuildResult) -> str:
+    return "\n".join(str(path) for paths in result.outputs.values() for path in paths)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("build")
+    def build_command(  # noqa: PLR0917 (typer maps parameters to options)
+        files: list[Path] = typer.Argument(..., help="LinuxKit YAML files, merged in order."),
+        formats: list[str] = typer.Option(["kernel+initrd"], "--format", "-f", help="Output format (repeatable)."),
+        name: str | None = typer.Option(None, "--name", help="Output base name (default: first file's name)."),
+        outdir: Path = typer.Option(Path("."), "--dir", help="Output directory."),
+        arch: str = typer.Option("amd64", "--arch", help="Target architecture (amd64, arm64)."),
+        cache: Path | None = typer.Option(None, "--cache", help="Image cache directory."),
+        pull: bool = typer.Option(False, "--pull", help="Pull images even when cached."),
+        compression: str = typer.Option("gzip", "--compression", help="Initrd compression: gzip, zstd, xz, none."),
+        size: str | None = typer.Option(None, "--size", help="Disk size for disk formats (e.g. 1G)."),
+    ) -> None:
+        """Build a LinuxKit configuration into kernel+initrd, tar or disk images."""
+        options = BuildOptions(files=tuple(files), formats=tuple(formats), name=name, outdir=outdir, arch=arch,
+                               cache=cache, pull=pull, compression=compression,
+                               size=parse_size(size) if size else None)
+        result = build(options, reporter())
+        emit(result, lambda: _render(result))
