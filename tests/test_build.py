@@ -110,16 +110,19 @@ def check_bundle(tar: tarfile.TarFile, prefix: str, image: Image, ids: dict[str,
     assert first["destination"] == f"/{prefix}/" + ("rootfs" if readonly else "tmp")
 
 
+NOT_YAML = {"static-ip.yml"}  # a comment at column 0 inside a block scalar
+
+
 @pytest.mark.parametrize("name", CONFIGS)
 def test_compat_configs_lay_out_like_linuxkit(name: str, compat_dir: Path, tmp_path: Path, home: Path) -> None:
     if name in NEEDS_LOCAL_SOURCE:
         with pytest.raises(BuildError, match="cannot read source"):
             run_build(compat_dir / name, tmp_path)
         return
-    try:
-        load_files([compat_dir / name])
-    except ConfigError as exc:  # the loader's business (lkcloud.spec), not assembly's
-        pytest.xfail(f"lkcloud.spec rejects it: {exc.message}")
+    if name in NOT_YAML:  # rejected by the loader, as the issue requires (tests/spec covers it)
+        with pytest.raises(ConfigError, match=r":28: invalid YAML"):
+            load_files([compat_dir / name])
+        return
     config, outputs = run_build(compat_dir / name, tmp_path)
     assert outputs["tar"] == (tmp_path / "out" / f"{Path(name).stem}.tar",)
     with tarfile.open(outputs["tar"][0]) as tar:
