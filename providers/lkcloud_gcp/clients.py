@@ -1,0 +1,231 @@
+"""Credentials, project and endpoints, resolved the way Google's own tools do, and the API
+clients built from them.
+
+Endpoints: ``CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE`` (gcloud's override, a base URL such as
+``http://127.0.0.1:8123/compute/v1/``) and ``STORAGE_EMULATOR_HOST`` (``http://127.0.0.1:9023``).
+Every client is built from the same options, including the operations clients, so nothing
+falls back to the public endpoints behind our back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from lkcloud.errors import CredentialsError, UsageError
+from lkcloud.settings import Settings, cache_dir
+from lkcloud_gcp import settings as gcp_settings
+from lkcloud_gcp.settings import GcpConfig, Timing
+
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+STORAGE_DEFAULT = "https://storage.googleapis.com"
+COMPUTE_OVERRIDE = "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE"
+STORAGE_OVERRIDE = "STORAGE_EMULATOR_HOST"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_API_PATH = re.compile(r"/?compute/(v1|beta|alpha)/?$")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """API roots: ``compute`` is what the REST transport prefixes to ``/compute/v1/...``."""
+
+    compute: str | None = None  # None: the client library's default
+    storage: str = STORAGE_DEFAULT
+
+    @property
+    def local(self) -> bool:
+        """True when an endpoint points at a local emulator or fake."""
+        hosts = {urlsplit(url).hostname for url in (self.compute, self.storage) if url}
+        return bool(hosts & LOOPBACK)
+
+
+def compute_root(override: str) -> str:
+    """The REST transport's api_endpoint for a gcloud-style base URL (``…/compute/v1/``)."""
+    parts = urlsplit(override)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"{COMPUTE_OVERRIDE}={override!r} is not an http(s) URL",
+            hint="give the API base URL, e.g. http://127.0.0.1:8123/compute/v1/",
+        )
+    path = _API_PATH.sub("", parts.path).rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def endpoints_from_env(env: Mapping[str, str]) -> Endpoints:
+    compute = env.get(COMPUTE_OVERRIDE) or None
+    storage = (env.get(STORAGE_OVERRIDE) or STORAGE_DEFAULT).rstrip("/")
+    if "://" not in storage:
+        storage = "http://" + storage
+    return Endpoints(compute=compute_root(compute) if compute else None, storage=storage)
+
+
+def _adc_available(env: Mapping[str, str]) -> bool:
+    """Explicit ADC sources only: no metadata-server probe against a local emulator."""
+    if env.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return True
+    config = env.get("CLOUDSDK_CONFIG") or str(Path.home() / ".config" / "gcloud")
+    return (Path(config) / "application_default_credentials.json").is_file()
+
+
+def load_credentials(endpoints: Endpoints, env: Mapping[str, str]) -> tuple[Any, str | None]:
+    """Credentials and the ADC project; anonymous against a local emulator without ADC."""
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+    from google.auth.exceptions import DefaultCredentialsError
+
+    if endpoints.local and not _adc_available(env):
+        anonymous: Any = AnonymousCredentials  # untyped in google-auth
+        return anonymous(), None
+    try:
+        credentials, project = google.auth.default(scopes=list(SCOPES))
+    except DefaultCredentialsError as exc:
+        raise CredentialsError(
+            "no Google credentials found",
+            hint="run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS",
+        ) from exc
+    return credentials, project
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line may give; None defers to env, config file and defaults."""
+
+    project: str | None = None
+    zone: str | None = None
+    region: str | None = None
+    bucket: str | None = None
+    machine_type: str | None = None
+    family: str | None = None
+    storage_location: str | None = None
+
+
+def known_project(flag: str | None, settings: Settings, env: Mapping[str, str]) -> str | None:
+    """--project, then CLOUDSDK_CORE_PROJECT, then LKCLOUD_GCP_PROJECT or lkcloud.toml."""
+    value, source = settings.resolve(gcp_settings.PROJECT, flag)
+    found = value if source == "flag" else env.get("CLOUDSDK_CORE_PROJECT") or value
+    return str(found) if found else None
+
+
+def require_project(project: str | None) -> str:
+    if not project:
+        raise UsageError(
+            "no GCP project given",
+            hint="pass --project, set CLOUDSDK_CORE_PROJECT, or put `project` under [gcp] in lkcloud.toml",
+        )
+    return project
+
+
+def resolve_config(flags: Flags, settings: Settings, project: str) -> GcpConfig:
+    s = gcp_settings
+
+    def text(setting: Any, flag: str | None) -> str | None:
+        return settings.text(setting, flag)
+
+    chunk_mib = float(str(settings.get(s.CHUNK_MIB) or 16))
+    return GcpConfig(
+        project=project,
+        zone=text(s.ZONE, flags.zone) or "us-central1-a",
+        region=text(s.REGION, flags.region),
+        bucket=text(s.BUCKET, flags.bucket),
+        machine_type=text(s.MACHINE_TYPE, flags.machine_type) or "e2-small",
+        family=text(s.FAMILY, flags.family),
+        storage_location=text(s.STORAGE_LOCATION, flags.storage_location),
+        network=text(s.NETWORK, None) or "global/networks/default",
+        chunk_size=max(1, round(chunk_mib * 4)) * (256 << 10),
+        upload_state=cache_dir(settings) / "gcp-uploads",
+        timing=Timing(poll_min=float(str(settings.get(s.POLL_MIN))), poll_max=float(str(settings.get(s.POLL_MAX)))),
+    )
+
+
+class Clients:
+    """The API clients for one project, all built from the same credentials and endpoints."""
+
+    def __init__(self, credentials: Any, endpoints: Endpoints) -> None:
+        self.credentials = credentials
+        self.endpoints = endpoints
+
+    def _compute(self, cls: Any) -> Any:
+        from google.api_core.client_options import ClientOptions
+
+        options = ClientOptions(api_endpoint=self.endpoints.compute) if self.endpoints.compute else None
+        return cls(credentials=self.credentials, transport="rest", client_options=options)
+
+    @cached_property
+    def images(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.ImagesClient)
+
+    @cached_property
+    def instances(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.InstancesClient)
+
+    @cached_property
+    def templates(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.InstanceTemplatesClient)
+
+    @cached_property
+    def groups(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.RegionInstanceGroupManagersClient)
+
+    @cached_property
+    def global_operations(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.GlobalOperationsClient)
+
+    @cached_property
+    def zone_operations(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.ZoneOperationsClient)
+
+    @cached_property
+    def region_operations(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.RegionOperationsClient)
+
+    @cached_property
+    def session(self) -> Any:
+        """An authorized HTTP session for the Cloud Storage JSON API."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        session: Any = AuthorizedSession  # untyped in google-auth
+        return session(self.credentials)
+
+
+def connect(flags: Flags, settings: Settings | None = None,
+            env: Mapping[str, str] | None = None) -> tuple[GcpConfig, Clients]:
+    """The resolved configuration and the clients for it; the project falls back to ADC's."""
+    environ = dict(os.environ if env is None else env)
+    settings = settings or Settings()
+    endpoints = endpoints_from_env(environ)
+    known = known_project(flags.project, settings, environ)
+    credentials, adc_project = load_credentials(endpoints, environ)
+    project = require_project(known or adc_project)
+    return resolve_config(flags, settings, project), Clients(credentials, endpoints)
+
+
+@dataclass(frozen=True)
+class Api:
+    """What every GCP step needs: the resolved configuration and the clients."""
+
+    config: GcpConfig
+    clients: Clients
+
+    @property
+    def project(self) -> str:
+        return self.config.project

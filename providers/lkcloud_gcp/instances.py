@@ -1,0 +1,109 @@
+"""``run gcp``: instances of an image, with LinuxKit user data and the serial console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from google.cloud import compute_v1
+
+from lkcloud.errors import UsageError
+from lkcloud.progress import NULL, Reporter
+from lkcloud.providers import Health, Instance, RunRequest, RunResult
+from lkcloud_gcp import image, operations
+from lkcloud_gcp.calls import call
+from lkcloud_gcp.clients import Api
+
+USER_DATA_KEY = "user-data"
+HEALTH = {"RUNNING": Health.HEALTHY, "PROVISIONING": Health.STARTING, "STAGING": Health.STARTING}
+
+
+@dataclass(frozen=True)
+class MachineOptions:
+    """What an instance or a fleet's template gets beyond the image."""
+
+    image_link: str
+    machine_type: str  # a bare name (e2-small) for templates, zones/Z/machineTypes/T for instances
+    user_data: bytes | None = None
+    network: str = "global/networks/default"
+    shielded: bool = False
+    secure_boot: bool = False
+    labels: tuple[tuple[str, str], ...] = (("lkcloud", "managed"),)
+
+
+def metadata(user_data: bytes | None) -> Any:
+    """Instance metadata: the serial port on, and LinuxKit user data under ``user-data``."""
+    items = [compute_v1.Items(key="serial-port-enable", value="1")]
+    if user_data is not None:
+        items.append(compute_v1.Items(key=USER_DATA_KEY, value=user_data.decode()))
+    return compute_v1.Metadata(items=items)
+
+
+def shielded_config(api: Api, image_link: str, wanted: bool) -> tuple[bool, bool]:
+    """(shielded, secure boot) for an image: vTPM needs UEFI_COMPATIBLE; secure boot also needs
+    the image to carry its own Secure Boot keys (lkcloud's boot chain is otherwise unsigned)."""
+    if not wanted:
+        return False, False
+    found = image.resolve(api, image_link)
+    features = {f.type_ for f in found.guest_os_features}
+    if "UEFI_COMPATIBLE" not in features:
+        raise UsageError(f"image {found.name} does not boot by UEFI; shielded VMs need UEFI_COMPATIBLE",
+                         hint="push it with --boot-mode uefi or both")
+    keys = found.shielded_instance_initial_state
+    return True, bool(keys and keys.db)
+
+
+def properties(options: MachineOptions) -> dict[str, Any]:
+    """The fields an Instance and an InstanceProperties share."""
+    boot = compute_v1.AttachedDiskInitializeParams(source_image=options.image_link)
+    fields: dict[str, Any] = {
+        "machine_type": options.machine_type,
+        "disks": [compute_v1.AttachedDisk(boot=True, auto_delete=True, initialize_params=boot)],
+        "network_interfaces": [compute_v1.NetworkInterface(network=options.network, access_configs=[
+            compute_v1.AccessConfig(name="External NAT", type_="ONE_TO_ONE_NAT")])],
+        "metadata": metadata(options.user_data),
+        "labels": dict(options.labels),
+    }
+    if options.shielded:
+        fields["shielded_instance_config"] = compute_v1.ShieldedInstanceConfig(
+            enable_vtpm=True, enable_integrity_monitoring=True, enable_secure_boot=options.secure_boot)
+    return fields
+
+
+def to_instance(found: Any, image_link: str) -> Instance:
+    address = None
+    for nic in found.network_interfaces:
+        address = next((ac.nat_i_p for ac in nic.access_configs if ac.nat_i_p), None) or nic.network_i_p or None
+    return Instance(id=found.name, image=image_link, state=found.status,
+                    health=HEALTH.get(found.status, Health.UNKNOWN), address=address)
+
+
+def instance_names(request: RunRequest, image_name: str) -> list[str]:
+    base = image.validate_name(request.name or image_name[:57], "instance name")
+    return [base] if request.count == 1 else [f"{base}-{i}" for i in range(request.count)]
+
+
+def serial_output(api: Api, zone: str, name: str) -> str:
+    request = compute_v1.GetSerialPortOutputInstanceRequest(project=api.project, zone=zone, instance=name, port=1)
+    output = call(api.config.timing, f"serial output of {name}", api.clients.instances.get_serial_port_output,
+                  request=request)
+    return str(output.contents)
+
+
+def run(api: Api, request: RunRequest, options: MachineOptions, reporter: Reporter = NULL) -> RunResult:
+    """Create ``request.count`` instances and wait for them; with ``console``, their serial output."""
+    zone, timing = api.config.zone, api.config.timing
+    names = instance_names(request, image.image_name(options.image_link.rsplit("/", 1)[-1]))
+    made = []
+    for name in names:
+        body = compute_v1.Instance(name=name, **properties(options))
+        insert = compute_v1.InsertInstanceRequest(project=api.project, zone=zone, instance_resource=body,
+                                                  request_id=image.request_id(name, options.image_link))
+        reporter.step(f"starting {name} in {zone}")
+        op = call(timing, f"creating instance {name}", api.clients.instances.insert_unary, request=insert)
+        operations.wait(api, op, f"instance {name}", reporter)
+        found = call(timing, f"reading instance {name}", api.clients.instances.get,
+                     project=api.project, zone=zone, instance=name)
+        made.append(to_instance(found, options.image_link))
+    console = "".join(serial_output(api, zone, n) for n in names) if request.console else None
+    return RunResult("gcp", tuple(made), console)

@@ -1,0 +1,89 @@
+"""Fixtures for the GCP provider: gcp-storage-emulator, the fake Compute API, and an Api bound
+to both through the same environment variables Google's tools honour."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lkcloud.settings import Settings
+from lkcloud_gcp.clients import Api, Flags, connect
+from lkcloud_gcp.settings import Timing
+from tests.servers.fake_compute import FakeCompute, fake_compute
+from tests.servers.gcs_emulator import gcs_emulator, storage_client
+
+PROJECT = "lk-test"
+FAST = Timing(operation_deadline=30, stable_deadline=30, poll_min=0.01, poll_max=0.05, request_deadline=10)
+_buckets = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def gcs_url() -> Iterator[str]:
+    with gcs_emulator() as url:
+        yield url
+
+
+@pytest.fixture
+def bucket(gcs_url: str, worker_id: str) -> str:
+    name = f"lk-{worker_id}-{next(_buckets)}"
+    storage_client(gcs_url).create_bucket(name)
+    return name
+
+
+@pytest.fixture
+def compute() -> Iterator[FakeCompute]:
+    with fake_compute() as fake:
+        yield fake
+
+
+@pytest.fixture
+def gcp_env(gcs_url: str, compute: FakeCompute, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment a user would set to point lkcloud at the emulators (and nothing else)."""
+    env = {
+        "STORAGE_EMULATOR_HOST": gcs_url,
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE": f"{compute.base}/compute/v1/",
+        "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
+        "LKCLOUD_CACHE": str(tmp_path / "cache"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "LKCLOUD_GCP_POLL_MIN": "0.01",
+        "LKCLOUD_GCP_POLL_MAX": "0.05",
+        "LKCLOUD_GCP_UPLOAD_CHUNK_MIB": "0.25",
+    }
+    for key in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CORE_PROJECT", "LKCLOUD_GCP_PROJECT",
+                "LKCLOUD_GCP_BUCKET", "LKCLOUD_GCP_FAMILY"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return env
+
+
+def make_api(env: dict[str, str], **flags: Any) -> Api:
+    config, clients = connect(Flags(**{"project": PROJECT, **flags}), Settings(files=[], env=env), env)
+    return Api(dataclasses.replace(config, timing=FAST, chunk_size=256 << 10), clients)
+
+
+@pytest.fixture
+def api(gcp_env: dict[str, str], bucket: str) -> Api:
+    return make_api(gcp_env, bucket=bucket, zone="europe-west1-b")
+
+
+@pytest.fixture
+def raw_disk(tmp_path: Path) -> Path:
+    """A 64 MiB sparse raw disk with a few MiB of incompressible data in three places."""
+    path = tmp_path / "disk.raw"
+    rng = random.Random(42)
+    with path.open("wb") as fh:
+        fh.truncate(64 << 20)
+        for offset, size in ((0, 1 << 20), (8 << 20, 3 << 20 | 1234), (60 << 20, 64 << 10)):
+            fh.seek(offset)
+            fh.write(rng.randbytes(size))
+    return path

@@ -1,0 +1,68 @@
+"""run gcp against the fake Compute API: user data, console, shielded VMs, the last push."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lkcloud import state
+from lkcloud.errors import UsageError
+from lkcloud.providers import BootMode, RunRequest
+from lkcloud_gcp import image
+from lkcloud_gcp.clients import Api
+from lkcloud_gcp.provider import GcpProvider
+from tests.providers.gcp.test_image import spec
+from tests.servers.fake_compute import FakeCompute
+
+pytestmark = pytest.mark.emulator
+USER_DATA = json.dumps({"ssh": {"entries": {"authorized_keys": {"perm": "0600", "content": "ssh-ed25519 AAA"}}}})
+
+
+def _items(body: dict[str, object]) -> dict[str, str]:
+    metadata = body["metadata"]
+    assert isinstance(metadata, dict)
+    return {i["key"]: i["value"] for i in metadata["items"]}
+
+
+def test_run_with_user_data_and_console(api: Api, compute: FakeCompute) -> None:
+    link = image.insert(api, spec("os-1")).self_link
+    result = GcpProvider(api).run(RunRequest(image="os-1", user_data=USER_DATA.encode(), console=True, count=2))
+
+    assert [i.id for i in result.instances] == ["os-1-0", "os-1-1"]
+    assert result.instances[0].address == "203.0.113.7" and result.instances[0].state == "RUNNING"
+    assert "os-1-1: welcome to LinuxKit" in (result.console or "")
+    inserts = compute.recorded("POST", r"/zones/europe-west1-b/instances$")
+    body = inserts[0].body or {}
+    assert _items(body) == {"serial-port-enable": "1", "user-data": USER_DATA}
+    assert body["machineType"] == "zones/europe-west1-b/machineTypes/e2-small"
+    assert body["disks"][0]["initializeParams"]["sourceImage"] == link
+    assert "shieldedInstanceConfig" not in body
+    assert len({r.query["requestId"][0] for r in inserts}) == 2
+    assert compute.recorded("POST", r"/zones/europe-west1-b/operations/[^/]+/wait$")
+
+
+def test_run_without_image_uses_the_last_push(api: Api, compute: FakeCompute) -> None:
+    link = image.insert(api, spec("pushed")).self_link
+    state.record("push.gcp", {"image": "pushed", "self_link": link})
+    (instance,) = GcpProvider(api).run(RunRequest(image="")).instances
+    assert instance.image == link and instance.id == "pushed"
+
+
+def test_run_without_image_or_push_is_a_usage_error(api: Api, compute: FakeCompute) -> None:
+    with pytest.raises(UsageError, match="none pushed to GCP from this directory"):
+        GcpProvider(api).run(RunRequest(image=""))
+    assert compute.requests == []
+
+
+def test_shielded_needs_uefi(api: Api, compute: FakeCompute) -> None:
+    bios = image.ImageSpec(name="bios-only", source_url="https://x/y", digest="sha256:00",
+                           features=image.guest_os_features(BootMode.BIOS))
+    image.insert(api, bios)
+    with pytest.raises(UsageError, match="shielded VMs need UEFI_COMPATIBLE"):
+        GcpProvider(api, shielded=True).run(RunRequest(image="bios-only"))
+    image.insert(api, spec("uefi"))
+    GcpProvider(api, shielded=True).run(RunRequest(image="uefi", name="vm"))
+    (insert,) = compute.recorded("POST", r"/instances$")
+    shielded = (insert.body or {})["shieldedInstanceConfig"]
+    assert shielded["enableVtpm"] is True and shielded["enableSecureBoot"] is False
