@@ -10,28 +10,21 @@ gzip is compressed on all cores pigz-style (one gzip member; blocks primed with 
 
 from __future__ import annotations
 
-import contextlib
 import lzma
-import os
 import posixpath
 import stat
 import tarfile
-import zlib
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from lkcloud.errors import BuildError, UsageError
+from lkcloud.pgzip import ParallelGzip
 
 CPIO_MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
 COMPRESSIONS = ("gzip", "zstd", "xz", "none")
-GZIP_BLOCK = 1 << 20
-GZIP_LEVEL = 6
-_WINDOW = 32 * 1024
 
 _TYPE_BITS = {
     tarfile.REGTYPE: stat.S_IFREG, tarfile.AREGTYPE: stat.S_IFREG, tarfile.CONTTYPE: stat.S_IFREG,
@@ -58,52 +51,6 @@ class InitrdFiles:
 
 # --- compression -------------------------------------------------------------------------------
 
-def _deflate(block: bytes, window: bytes, level: int, last: bool) -> bytes:
-    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, *([window] if window else []))
-    return comp.compress(block) + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
-
-
-class ParallelGzip:
-    """One gzip member (mtime 0) whose deflate blocks are compressed on a thread pool; the output
-    depends only on the data, the level and the block size, not on the number of threads."""
-
-    def __init__(self, out: BinaryIO, level: int = GZIP_LEVEL, block: int = GZIP_BLOCK, workers: int | None = None):
-        self._out, self._level, self._block = out, level, block
-        self._pool = ThreadPoolExecutor(max_workers=workers or min(os.cpu_count() or 1, 8))
-        self._pending: deque[Future[bytes]] = deque()
-        self._buffer = bytearray()
-        self._window = b""
-        self._crc = 0
-        self._size = 0
-        xfl = 2 if level == 9 else 4 if level == 1 else 0
-        out.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00" + bytes([xfl, 3]))
-
-    def _submit(self, block: bytes, last: bool) -> None:
-        self._crc = zlib.crc32(block, self._crc)
-        self._size += len(block)
-        self._pending.append(self._pool.submit(_deflate, block, self._window, self._level, last))
-        self._window = (self._window + block)[-_WINDOW:]
-        while len(self._pending) > 4 or (last and self._pending):
-            self._out.write(self._pending.popleft().result())
-
-    def write(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= self._block * 2:
-            block = bytes(self._buffer[: self._block])
-            del self._buffer[: self._block]
-            self._submit(block, last=False)
-
-    def close(self) -> None:
-        with contextlib.ExitStack() as stack:
-            stack.callback(self._pool.shutdown)
-            while len(self._buffer) > self._block:
-                block = bytes(self._buffer[: self._block])
-                del self._buffer[: self._block]
-                self._submit(block, last=False)
-            self._submit(bytes(self._buffer), last=True)
-            self._out.write(self._crc.to_bytes(4, "little") + (self._size & 0xFFFFFFFF).to_bytes(4, "little"))
-
-
 class _Stream:
     """A compressor object with compress()/flush() as a Sink."""
 
@@ -115,6 +62,10 @@ class _Stream:
 
     def close(self) -> None:
         self._out.write(self._flush())
+
+
+def _gzip(out: BinaryIO) -> Sink:
+    return ParallelGzip(out)
 
 
 def _xz(out: BinaryIO) -> Sink:
@@ -134,7 +85,7 @@ def _none(out: BinaryIO) -> Sink:
 
 
 COMPRESSORS: dict[str, Callable[[BinaryIO], Sink]] = {
-    "gzip": ParallelGzip, "zstd": _zstd, "xz": _xz, "none": _none,
+    "gzip": _gzip, "zstd": _zstd, "xz": _xz, "none": _none,
 }
 
 

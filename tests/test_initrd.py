@@ -19,8 +19,9 @@ import zstandard
 
 from lkcloud import debian
 from lkcloud.assemble.stream import TarSink
-from lkcloud.initrd import ParallelGzip, build_initrd, read_cpio
+from lkcloud.initrd import build_initrd, read_cpio
 from lkcloud.oci.unpack import CHAR, DIR, HARDLINK, REG, SYMLINK, Entry
+from lkcloud.pgzip import ParallelGzip
 from lkcloud.process import run, spawn
 
 MARKER = "LKCLOUD-INITRD-OK"
@@ -95,7 +96,7 @@ def test_parallel_gzip_is_one_member_and_independent_of_threads() -> None:
     outputs = []
     for workers in (1, 2, 3):
         out = io.BytesIO()
-        gz = ParallelGzip(out, block=256 * 1024, workers=workers)
+        gz = ParallelGzip(out, block=256 * 1024, threads=workers)
         for i in range(0, len(data), 100_000):
             gz.write(data[i : i + 100_000])
         gz.close()

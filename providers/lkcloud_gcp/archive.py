@@ -15,7 +15,7 @@ from typing import BinaryIO, cast
 
 from lkcloud.formats import gnutar, sparse
 from lkcloud.formats.gcp import LEVEL, MEMBER
-from lkcloud.formats.pgzip import ParallelGzip
+from lkcloud.pgzip import ParallelGzip
 
 GIB = 1 << 30
 VERSION = "2"  # bump when the bytes produced for the same disk change (names resumable sessions)
