@@ -1,0 +1,212 @@
+"""Upload a raw disk image as an EBS snapshot with the EBS direct APIs.
+
+Only non-zero 512 KiB blocks are sent, in parallel (a bounded number in flight over several
+client shards), each with its SHA-256; CompleteSnapshot carries the LINEAR aggregate.
+
+Resuming: AWS does not let the EBS direct APIs read a snapshot while it is pending, so a rerun
+cannot ask the snapshot which blocks it holds. Instead the snapshot is found again (tag
+``lkcloud:digest`` with state pending, and StartSnapshot's ClientToken derived from the digest,
+which returns the same snapshot), and a local journal of acknowledged block indices (one record
+per block, written as each PutSnapshotBlock succeeds) says which blocks to skip. A completed
+snapshot with the same digest is reused without sending anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lkcloud.errors import ProviderError, UsageError
+from lkcloud.progress import NULL, Reporter
+from lkcloud_aws import tags
+from lkcloud_aws.blocks import BLOCK_SIZE, COMPLETED_MARK, Block, Journal, candidate_blocks, linear_checksum, scan
+from lkcloud_aws.session import Aws, Deadline, call, wait_for
+
+log = logging.getLogger(__name__)
+
+GIB = 1 << 30
+MAX_VOLUME_GIB = 65536  # StartSnapshot's limit: 64 TiB
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    snapshot_id: str
+    volume_size: int  # GiB
+    blocks: int  # non-zero blocks in the image
+    sent: int  # blocks this run sent
+    skipped: int  # blocks an earlier, interrupted run had stored
+    bytes_sent: int
+    reused: bool = False  # a completed snapshot of the same content existed
+    resumed: bool = False
+
+
+@dataclass
+class _Progress:
+    digests: dict[int, bytes] = field(default_factory=dict)  # block index -> SHA-256, every non-zero block
+    sent: int = 0
+    skipped: int = 0
+    error: BaseException | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def volume_size(size: int) -> int:
+    """The snapshot's volume size in GiB; UsageError outside 1 byte .. 64 TiB."""
+    if size <= 0:
+        raise UsageError("the image file is empty")
+    gib = -(-size // GIB)
+    if gib > MAX_VOLUME_GIB:
+        raise UsageError(
+            f"the image is {gib} GiB; an EBS snapshot holds at most {MAX_VOLUME_GIB} GiB (64 TiB)",
+            hint="build a smaller disk image",
+        )
+    return gib
+
+
+def find_snapshot(aws: Aws, digest: str, gib: int) -> dict[str, Any] | None:
+    """A completed (preferred) or pending snapshot lkcloud made from the same content."""
+    ec2 = aws.client("ec2")
+    found = call(aws.retrying(), ec2.describe_snapshots, OwnerIds=["self"],
+                 Filters=[{"Name": f"tag:{tags.DIGEST}", "Values": [digest]}])["Snapshots"]
+    usable = [snap for snap in found if snap.get("VolumeSize") == gib and snap.get("State") in ("completed", "pending")]
+    usable.sort(key=lambda snap: (snap["State"] != "completed", str(snap.get("StartTime", ""))))
+    return usable[0] if usable else None
+
+
+def _start(aws: Aws, digest: str, gib: int, *, name: str, timeout_minutes: int, extra: dict[str, str]) -> str:
+    ebs = aws.client("ebs")
+    salt = ""
+    for _ in range(2):
+        token = "lkcloud-" + hashlib.sha256(f"{digest}:{gib}:{salt}".encode()).hexdigest()[:48]
+        started = call(aws.retrying(), ebs.start_snapshot, VolumeSize=gib, Timeout=timeout_minutes,
+                       ClientToken=token, Description=f"lkcloud {name} {digest}"[:255],
+                       Tags=tags.tag_list(tags.build_tags(digest, name, extra)))
+        if started.get("BlockSize") not in (None, BLOCK_SIZE):
+            log.debug("server reports BlockSize %s; EBS direct uses %d", started.get("BlockSize"), BLOCK_SIZE)
+        if started.get("Status", "pending") == "pending":
+            return str(started["SnapshotId"])
+        salt = str(started["SnapshotId"])  # the token named a finished snapshot: start afresh
+    raise ProviderError(f"StartSnapshot keeps returning finished snapshot {salt}")
+
+
+def _put(aws: Aws, client: Any, deadline: Deadline, snapshot_id: str, block: Block) -> None:
+    # Right after StartSnapshot the snapshot may not be visible yet (eventual consistency).
+    policy = aws.retrying(deadline, extra_codes=("ResourceNotFoundException",))
+    call(policy, client.put_snapshot_block, SnapshotId=snapshot_id, BlockIndex=block.index,
+         BlockData=block.data, DataLength=BLOCK_SIZE, Checksum=block.checksum, ChecksumAlgorithm="SHA256")
+
+
+def _send(aws: Aws, snapshot_id: str, path: Path, *, stored: frozenset[int], journal: Journal,
+          reporter: Reporter) -> _Progress:
+    tuning = aws.tuning
+    clients = aws.shards("ebs", tuning.shards, tuning.concurrency)
+    deadline = Deadline(tuning.deadline)
+    state = _Progress()
+    slots = threading.BoundedSemaphore(tuning.concurrency)
+    task = reporter.task(f"uploading {path.name} to {snapshot_id}", total=candidate_blocks(path) * BLOCK_SIZE)
+
+    def put(block: Block) -> None:
+        _put(aws, clients[block.index % len(clients)], deadline, snapshot_id, block)
+        journal.add(block.index)
+        with state.lock:
+            state.digests[block.index] = block.digest
+            state.sent += 1
+
+    def finished(future: Future[None]) -> None:
+        slots.release()
+        if future.cancelled():
+            return
+        task.advance(BLOCK_SIZE)
+        if future.exception() is not None and state.error is None:
+            state.error = future.exception()
+
+    journal.open()
+    pool = ThreadPoolExecutor(max_workers=tuning.concurrency, thread_name_prefix="ebs-put")
+    try:
+        for block in scan(path):
+            if block.index in stored:
+                with state.lock:
+                    state.digests[block.index] = block.digest
+                    state.skipped += 1
+                task.advance(BLOCK_SIZE)
+                continue
+            slots.acquire()
+            if state.error is not None:
+                break
+            pool.submit(put, block).add_done_callback(finished)
+    except BaseException as exc:  # ^C or a read error: stop sending, let in-flight blocks land
+        state.error = state.error or exc
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=state.error is not None)
+        journal.close()
+        task.done()
+    if state.error is not None:
+        raise state.error
+    return state
+
+
+def upload(aws: Aws, path: Path, digest: str, *, name: str, journal_dir: Path, timeout_minutes: int = 240,
+           extra_tags: dict[str, str] | None = None, reporter: Reporter = NULL) -> SnapshotResult:
+    """A completed EBS snapshot holding ``path``'s content (reused, resumed or uploaded)."""
+    gib = volume_size(path.stat().st_size)
+    aws.check_credentials()
+    existing = find_snapshot(aws, digest, gib)
+    if existing is not None and existing["State"] == "completed":
+        reporter.step(f"snapshot {existing['SnapshotId']} already holds {digest[:19]}")
+        return SnapshotResult(existing["SnapshotId"], gib, 0, 0, 0, 0, reused=True)
+    resumed = existing is not None
+    if existing is not None:
+        snapshot_id = str(existing["SnapshotId"])
+    else:
+        snapshot_id = _start(aws, digest, gib, name=name, timeout_minutes=timeout_minutes, extra=extra_tags or {})
+    journal = Journal(journal_dir, snapshot_id)
+    stored, completed = journal.load()
+    reporter.step(f"{'resuming' if resumed or stored else 'writing'} snapshot {snapshot_id} ({gib} GiB)")
+    state = _Progress(skipped=len(stored))
+    if not completed:
+        state = _send(aws, snapshot_id, path, stored=stored, journal=journal, reporter=reporter)
+        _complete(aws, snapshot_id, [state.digests[index] for index in sorted(state.digests)])
+        journal.open()
+        journal.add(COMPLETED_MARK)
+        journal.close()
+    wait_completed(aws, snapshot_id)
+    journal.remove()
+    return SnapshotResult(snapshot_id, gib, len(state.digests), state.sent, state.skipped,
+                          state.sent * BLOCK_SIZE, resumed=resumed or bool(stored))
+
+
+def _complete(aws: Aws, snapshot_id: str, digests: list[bytes]) -> None:
+    try:
+        call(aws.retrying(), aws.client("ebs").complete_snapshot, SnapshotId=snapshot_id,
+             ChangedBlocksCount=len(digests), Checksum=linear_checksum(digests), ChecksumAlgorithm="SHA256",
+             ChecksumAggregationMethod="LINEAR")
+    except ProviderError:
+        # A retry after a lost response finds the snapshot already completed: that is success.
+        if _snapshot_state(aws, None, snapshot_id).get("State") != "completed":
+            raise
+
+
+def _snapshot_state(aws: Aws, region: str | None, snapshot_id: str) -> dict[str, Any]:
+    ec2 = aws.client("ec2", region)
+    found = call(aws.retrying(extra_codes=("InvalidSnapshot.NotFound",)), ec2.describe_snapshots,
+                 SnapshotIds=[snapshot_id])["Snapshots"]
+    return dict(found[0])
+
+
+def _done(snapshot: dict[str, Any]) -> bool:
+    if snapshot.get("State") == "error":
+        raise ProviderError(f"snapshot {snapshot['SnapshotId']} failed: {snapshot.get('StateMessage', 'error')}")
+    return snapshot.get("State") == "completed"
+
+
+def wait_completed(aws: Aws, snapshot_id: str, region: str | None = None) -> None:
+    wait_for(lambda: _snapshot_state(aws, region, snapshot_id), _done, f"snapshot {snapshot_id}", aws.tuning)
+
+
+def delete_snapshot(aws: Aws, snapshot_id: str, region: str | None = None) -> None:
+    call(aws.retrying(), aws.client("ec2", region).delete_snapshot, SnapshotId=snapshot_id)

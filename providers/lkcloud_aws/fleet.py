@@ -1,0 +1,204 @@
+"""Fleets: a launch template (versions always pinned, never $Latest) and an Auto Scaling group;
+refresh = a new template version + an instance refresh, followed to its outcome."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from lkcloud.errors import ProviderError, UsageError
+from lkcloud.metadata import check_size
+from lkcloud.progress import NULL, Reporter
+from lkcloud.providers import FleetStatus, Health, Instance, RefreshResult, UpdatePolicy
+from lkcloud_aws import tags
+from lkcloud_aws.instances import METADATA_OPTIONS, Placement
+from lkcloud_aws.session import Aws, call, wait_for
+
+_HEALTH = {"Healthy": Health.HEALTHY, "Unhealthy": Health.UNHEALTHY}
+_FINAL = {"Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed"}
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """An lkcloud fleet as AWS holds it."""
+
+    name: str
+    template_id: str
+    version: str  # the pinned launch-template version the group uses
+    image: str
+
+
+def template_name(fleet: str) -> str:
+    return f"lkcloud-{fleet}"
+
+
+def _template_data(image: str, placement: Placement, user_data: bytes | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"ImageId": image, "InstanceType": placement.instance_type,
+                            "MetadataOptions": METADATA_OPTIONS}
+    if user_data is not None:
+        check_size(user_data, "aws")
+        data["UserData"] = base64.b64encode(user_data).decode()
+    if placement.security_group:
+        data["SecurityGroupIds"] = [placement.security_group]
+    if placement.key_name:
+        data["KeyName"] = placement.key_name
+    return data
+
+
+def _group(aws: Aws, name: str) -> dict[str, Any]:
+    found = call(aws.retrying(), aws.client("autoscaling").describe_auto_scaling_groups,
+                 AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    if not found:
+        raise UsageError(f"no fleet named {name!r} in {aws.region}", hint="see `lkcloud fleet create aws --help`")
+    return dict(found[0])
+
+
+def _version_image(aws: Aws, template_id: str, version: str) -> str:
+    found = call(aws.retrying(), aws.client("ec2").describe_launch_template_versions, LaunchTemplateId=template_id,
+                 Versions=[version])["LaunchTemplateVersions"]
+    return str(found[0]["LaunchTemplateData"].get("ImageId", "")) if found else ""
+
+
+def get(aws: Aws, name: str) -> Fleet:
+    group = _group(aws, name)
+    template = group.get("LaunchTemplate") or {}
+    if not template.get("LaunchTemplateId"):
+        raise ProviderError(f"Auto Scaling group {name!r} has no launch template; it was not made by lkcloud")
+    version = str(template["Version"])
+    template_id = str(template["LaunchTemplateId"])
+    return Fleet(name, template_id, version, _version_image(aws, template_id, version))
+
+
+def _zones(aws: Aws) -> list[str]:
+    found = call(aws.retrying(), aws.client("ec2").describe_availability_zones,
+                 Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+    return [zone["ZoneName"] for zone in found]
+
+
+def create(aws: Aws, name: str, image: str, size: int, *, placement: Placement, user_data: bytes | None = None,
+           reporter: Reporter = NULL) -> FleetStatus:
+    """A launch template (version 1) and an Auto Scaling group of ``size`` pinned to it."""
+    fleet_tags = {tags.MANAGED: "true", tags.FLEET: name}
+    reporter.step(f"creating launch template {template_name(name)}")
+    token = hashlib.sha256(f"{name}:{image}:{size}".encode()).hexdigest()[:64]  # a retried create is one create
+    template = call(aws.retrying(), aws.client("ec2").create_launch_template, LaunchTemplateName=template_name(name),
+                    ClientToken=token,
+                    LaunchTemplateData=_template_data(image, placement, user_data),
+                    TagSpecifications=tags.specs(["launch-template"], fleet_tags))["LaunchTemplate"]
+    where: dict[str, Any] = ({"VPCZoneIdentifier": placement.subnet} if placement.subnet
+                             else {"AvailabilityZones": _zones(aws)})
+    reporter.step(f"creating Auto Scaling group {name} ({size} instances)")
+    call(aws.retrying(), aws.client("autoscaling").create_auto_scaling_group, AutoScalingGroupName=name,
+         LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"],
+                         "Version": str(template["LatestVersionNumber"])},
+         MinSize=size, MaxSize=size, DesiredCapacity=size, **where,
+         Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in fleet_tags.items()])
+    return status(aws, name)
+
+
+def _member(aws: Aws, fleet: Fleet, raw: dict[str, Any]) -> Instance:
+    version = str((raw.get("LaunchTemplate") or {}).get("Version", fleet.version))
+    image = fleet.image if version == fleet.version else _version_image(aws, fleet.template_id, version)
+    return Instance(id=raw["InstanceId"], image=image, state=raw.get("LifecycleState", "unknown"),
+                    health=_HEALTH.get(raw.get("HealthStatus", ""), Health.UNKNOWN), version=version)
+
+
+def status(aws: Aws, name: str) -> FleetStatus:
+    group = _group(aws, name)
+    fleet = get(aws, name)
+    members = tuple(_member(aws, fleet, raw) for raw in group.get("Instances", []))
+    settled = len(members) == group["DesiredCapacity"] and all(m.state == "InService" for m in members)
+    return FleetStatus("aws", name, int(group["DesiredCapacity"]), fleet.image, members,
+                       "stable" if settled else "changing")
+
+
+def scale(aws: Aws, name: str, size: int) -> FleetStatus:
+    if size < 0:
+        raise UsageError("fleet size must be 0 or more")
+    call(aws.retrying(), aws.client("autoscaling").update_auto_scaling_group, AutoScalingGroupName=name,
+         MinSize=size, MaxSize=size, DesiredCapacity=size)
+    return status(aws, name)
+
+
+def _preferences(policy: UpdatePolicy) -> dict[str, Any]:
+    prefs: dict[str, Any] = {"MinHealthyPercentage": policy.min_healthy_percent, "AutoRollback": policy.auto_rollback,
+                             "InstanceWarmup": policy.warmup_seconds, "SkipMatching": True}
+    if policy.canary_percent:
+        prefs["CheckpointPercentages"] = [policy.canary_percent, 100]
+        prefs["CheckpointDelay"] = max(policy.pause_seconds, 0) or 3600
+    return prefs
+
+
+def new_version(aws: Aws, fleet: Fleet, image: str, user_data: bytes | None) -> str:
+    """A launch-template version like the fleet's current one, with a new image (and user data)."""
+    data: dict[str, Any] = {"ImageId": image}
+    if user_data is not None:
+        check_size(user_data, "aws")
+        data["UserData"] = base64.b64encode(user_data).decode()
+    created = call(aws.retrying(), aws.client("ec2").create_launch_template_version, LaunchTemplateId=fleet.template_id,
+                   SourceVersion=fleet.version, LaunchTemplateData=data, VersionDescription=f"lkcloud {image}")
+    return str(created["LaunchTemplateVersion"]["VersionNumber"])
+
+
+def _refresh_state(aws: Aws, name: str, refresh_id: str) -> dict[str, Any]:
+    found = call(aws.retrying(), aws.client("autoscaling").describe_instance_refreshes, AutoScalingGroupName=name,
+                 InstanceRefreshIds=[refresh_id])["InstanceRefreshes"]
+    return dict(found[0])
+
+
+def refresh(aws: Aws, name: str, image: str, *, user_data: bytes | None = None, policy: UpdatePolicy | None = None,
+            reporter: Reporter = NULL) -> RefreshResult:
+    """Roll the fleet onto ``image``: a pinned new template version and an instance refresh,
+    followed until it ends (succeeded, failed, cancelled or rolled back)."""
+    policy = policy or UpdatePolicy()
+    fleet = get(aws, name)
+    version = new_version(aws, fleet, image, user_data)
+    desired = {"LaunchTemplate": {"LaunchTemplateId": fleet.template_id, "Version": version}}
+    try:
+        started = call(aws.retrying(), aws.client("autoscaling").start_instance_refresh, AutoScalingGroupName=name,
+                       Strategy="Rolling", Preferences=_preferences(policy), DesiredConfiguration=desired)
+    except ProviderError as exc:
+        if "InstanceRefreshInProgress" in exc.message:
+            raise UsageError(f"fleet {name!r} already has an instance refresh in progress",
+                             hint="wait for it, or cancel it in the console") from exc
+        raise
+    refresh_id = str(started["InstanceRefreshId"])
+    reporter.step(f"instance refresh {refresh_id}: {fleet.image} (v{fleet.version}) -> {image} (v{version})")
+    task = reporter.task(f"refreshing {name}", total=100, unit="%")
+    seen = [0]
+
+    def progress(state: dict[str, Any]) -> bool:
+        percent = int(state.get("PercentageComplete") or 0)
+        if percent > seen[0]:
+            task.advance(percent - seen[0])
+            seen[0] = percent
+        return state.get("Status") in _FINAL
+
+    final = wait_for(lambda: _refresh_state(aws, name, refresh_id), progress, f"instance refresh of {name}", aws.tuning)
+    task.done()
+    outcome = str(final["Status"])
+    message = f"{outcome}: {final.get('StatusReason', '')}".rstrip(": ")
+    return RefreshResult("aws", name, outcome == "Successful", fleet.image, image, message, status(aws, name))
+
+
+def delete(aws: Aws, name: str, reporter: Reporter = NULL) -> None:
+    """Delete the Auto Scaling group (and its instances) and the fleet's launch template."""
+    fleet = get(aws, name)
+    reporter.step(f"deleting Auto Scaling group {name}")
+    call(aws.retrying(), aws.client("autoscaling").delete_auto_scaling_group, AutoScalingGroupName=name,
+         ForceDelete=True)
+    call(aws.retrying(), aws.client("ec2").delete_launch_template, LaunchTemplateId=fleet.template_id)
+
+
+def images_in_use(aws: Aws) -> set[str]:
+    """Every image id any version of any launch template uses (what prune must keep)."""
+    ec2 = aws.client("ec2")
+    used: set[str] = set()
+    for template in aws.pages(ec2.describe_launch_templates, "LaunchTemplates"):
+        for version in aws.pages(ec2.describe_launch_template_versions, "LaunchTemplateVersions",
+                                 LaunchTemplateId=template["LaunchTemplateId"]):
+            used.add(str(version["LaunchTemplateData"].get("ImageId", "")))
+    used.discard("")
+    return used

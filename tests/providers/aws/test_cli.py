@@ -1,0 +1,96 @@
+"""``lkcloud push|run|fleet|images ... aws`` end to end against moto, and the CLI's error contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lkcloud import state
+from lkcloud.cli import context
+from lkcloud.cli.main import main
+from tests.providers.aws.conftest import SMALL, Moto, random_image
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture(autouse=True)
+def _reset_options() -> None:
+    context.OPTIONS.debug = context.OPTIONS.json = context.OPTIONS.quiet = False
+
+
+def lkcloud_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    capsys.readouterr()
+    code = main(["--json", *argv])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def test_push_run_fleet_images(aws_env: Moto, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=3)
+    pushed = lkcloud_json(capsys, "push", "aws", str(disk), "--name", "myos-1", "--tag", "env=test",
+                          "--boot-mode", "uefi", "--copy-to", "eu-west-1")
+    assert pushed["image_id"].startswith("ami-") and pushed["name"] == "myos-1"
+    assert {region for region, _ in pushed["locations"]} == {"us-east-1", "eu-west-1"}
+    assert pushed["details"]["upload"]["sent"] == pushed["details"]["upload"]["blocks"] > 0
+    assert state.last("push.aws", tmp_path)["image_id"] == pushed["image_id"]  # type: ignore[index]
+
+    ran = lkcloud_json(capsys, "run", "aws", "--data", '{"x":{"content":"y"}}', "--count", "2")
+    assert len(ran["instances"]) == 2 and {i["image"] for i in ran["instances"]} == {pushed["image_id"]}
+
+    created = lkcloud_json(capsys, "fleet", "create", "aws", "web", "--size", "2")
+    assert created["image"] == pushed["image_id"] and created["size"] == 2
+    status = lkcloud_json(capsys, "fleet", "status", "aws", "web")
+    assert {i["version"] for i in status["instances"]} == {"1"}
+    refreshed = lkcloud_json(capsys, "fleet", "refresh", "aws", "web", "--image", pushed["image_id"],
+                             "--data", '{"x":{"content":"z"}}', "--min-healthy", "50", "--warmup", "0")
+    assert refreshed["succeeded"] and {i["version"] for i in refreshed["status"]["instances"]} == {"2"}
+    assert lkcloud_json(capsys, "fleet", "scale", "aws", "web", "1")["size"] == 1
+    listed = lkcloud_json(capsys, "images", "list", "aws")
+    assert [(r["id"], r["in_use"]) for r in listed] == [(pushed["image_id"], True)]
+    assert lkcloud_json(capsys, "images", "prune", "aws", "--keep", "0") == []
+    lkcloud_json(capsys, "fleet", "delete", "aws", "web")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--method", "import", "--bucket", "no-such-bucket"], 2, "S3 bucket 'no-such-bucket' does not exist"),
+        (["--method", "import"], 2, "--method import needs an S3 bucket"),
+        (["--name", "x"], 2, "invalid AMI name 'x'"),
+        (["--tag", "novalue"], 2, "--tag 'novalue': expected KEY=VALUE"),
+    ],
+)
+def test_bad_input_is_one_clear_line(aws_env: Moto, tmp_path: Path, capsys: pytest.CaptureFixture[str], *,
+                                     argv: list[str], code: int, message: str) -> None:
+    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=1)
+    assert main(["push", "aws", str(disk), *argv]) == code
+    err = capsys.readouterr().err
+    assert f"lkcloud: error: {message}" in err and "Traceback" not in err
+
+
+def test_no_credentials(aws_env: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=1)
+    assert main(["push", "aws", str(disk)]) == 1
+    err = capsys.readouterr().err
+    assert "lkcloud: error: no AWS credentials found" in err and "lkcloud: hint:" in err
+
+
+def test_run_without_a_push_says_what_to_do(aws_env: Moto, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "aws"]) == 2
+    assert "none pushed from this directory" in capsys.readouterr().err
+
+
+def test_cli_module_imports_no_sdk() -> None:
+    code = "import sys, lkcloud_aws.cli; print(any(m.split('.')[0] in ('boto3', 'botocore') for m in sys.modules))"
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": f"{root}:{root / 'providers'}"}).stdout
+    assert out.strip() == "False"

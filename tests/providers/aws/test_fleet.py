@@ -1,0 +1,117 @@
+"""Fleets: launch template + ASG with pinned versions; refresh to success, to rollback; run; prune."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lkcloud.artifact import from_file
+from lkcloud.errors import UsageError
+from lkcloud.providers import FleetSpec, RunRequest, UpdatePolicy
+from lkcloud_aws.options import AwsOptions, PushOptions
+from lkcloud_aws.provider import AwsProvider
+from lkcloud_aws.session import Aws
+from tests.providers.aws.conftest import SMALL, Moto, random_image
+
+pytestmark = pytest.mark.emulator
+
+
+def pushed(tmp_path: Path, name: str, seed: int) -> str:
+    disk = random_image(tmp_path / f"{name}.raw", size=SMALL, blocks=2, seed=seed)
+    return AwsProvider(AwsOptions.resolve(push=PushOptions(name=name))).push(from_file(disk)).image_id
+
+
+@pytest.fixture
+def amis(aws_env: Moto, tmp_path: Path) -> tuple[str, str]:
+    return pushed(tmp_path, "os-v1", 1), pushed(tmp_path, "os-v2", 2)
+
+
+def test_fleet_lifecycle_and_refresh(aws: Aws, amis: tuple[str, str]) -> None:
+    old, new = amis
+    fleets = AwsProvider()
+    status = fleets.fleet_create(FleetSpec("web", old, 4, user_data=b'{"app":{"content":"1"}}'))
+    assert status.size == 4 and {i.image for i in status.instances} == {old}
+    asg, ec2 = aws.client("autoscaling"), aws.client("ec2")
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
+    assert group["LaunchTemplate"]["Version"] == "1"
+    (v1,) = ec2.describe_launch_template_versions(LaunchTemplateName="lkcloud-web")["LaunchTemplateVersions"]
+    assert v1["LaunchTemplateData"]["MetadataOptions"]["HttpTokens"] == "required"
+    assert base64.b64decode(v1["LaunchTemplateData"]["UserData"]) == b'{"app":{"content":"1"}}'
+
+    result = fleets.fleet_refresh("web", new, b'{"app":{"content":"2"}}', UpdatePolicy(min_healthy_percent=50,
+                                                                                         canary_percent=25))
+    assert result.succeeded and result.old_image == old and result.new_image == new
+    assert result.status is not None and {i.image for i in result.status.instances} == {new}
+    assert {i.version for i in result.status.instances} == {"2"}
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
+    assert group["LaunchTemplate"]["Version"] == "2", "pinned to the new version, never $Latest"
+    (v2,) = ec2.describe_launch_template_versions(LaunchTemplateName="lkcloud-web",
+                                                                Versions=["2"])["LaunchTemplateVersions"]
+    assert base64.b64decode(v2["LaunchTemplateData"]["UserData"]) == b'{"app":{"content":"2"}}'
+    assert v2["LaunchTemplateData"]["InstanceType"] == v1["LaunchTemplateData"]["InstanceType"]
+
+    assert fleets.fleet_scale("web", 2).size == 2
+    fleets.fleet_delete("web")
+    with pytest.raises(UsageError, match="no fleet named 'web'"):
+        fleets.fleet_status("web")
+
+
+def test_failed_refresh_rolls_back(aws: Aws, amis: tuple[str, str]) -> None:
+    old, bad = amis
+    aws.client("ec2").create_tags(Resources=[bad], Tags=[{"Key": "lkcloud-test:unhealthy", "Value": "true"}])
+    fleets = AwsProvider()
+    fleets.fleet_create(FleetSpec("api", old, 2))
+    result = fleets.fleet_refresh("api", bad, policy=UpdatePolicy(min_healthy_percent=50))
+    assert not result.succeeded and "RollbackSuccessful" in result.message
+    assert result.status is not None and {i.image for i in result.status.instances} == {old}
+
+
+def test_run_requires_imdsv2_and_passes_user_data(aws: Aws, amis: tuple[str, str]) -> None:
+    result = AwsProvider().run(RunRequest(image="os-v1", count=2, user_data=b'{"k":{"content":"v"}}', console=True))
+    assert len(result.instances) == 2 and result.console is not None
+    reservations = aws.client("ec2").describe_instances(InstanceIds=[i.id for i in result.instances])["Reservations"]
+    for raw in (i for r in reservations for i in r["Instances"]):
+        assert raw["ImageId"] == amis[0] and raw["MetadataOptions"]["HttpTokens"] == "required"
+        attribute = aws.client("ec2").describe_instance_attribute(InstanceId=raw["InstanceId"], Attribute="userData")
+        assert base64.b64decode(attribute["UserData"]["Value"]) == b'{"k":{"content":"v"}}'
+    with pytest.raises(UsageError, match="no AMI named 'nope'"):
+        AwsProvider().run(RunRequest(image="nope"))
+
+
+def test_prune_keeps_newest_and_in_use(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
+    images = []
+    for seed in range(4):
+        disk = random_image(tmp_path / f"os{seed}" / "os.raw", size=SMALL, blocks=1, seed=seed)
+        images.append(AwsProvider().push(from_file(disk)).image_id)
+    AwsProvider().fleet_create(FleetSpec("keep", images[0], 1))  # the oldest, but a fleet uses it
+    listed = AwsProvider().images_list()
+    assert {r.id for r in listed} == set(images) and {r.id for r in listed if r.in_use} == {images[0]}
+    dry = AwsProvider().images_prune(keep=1, dry_run=True)
+    removed = AwsProvider().images_prune(keep=1)
+    assert {r.id for r in removed} == {r.id for r in dry} and images[0] not in {r.id for r in removed}
+    assert len(removed) == 2
+    left = aws.client("ec2").describe_images(Owners=["self"])["Images"]
+    assert {i["ImageId"] for i in left} == set(images) - {r.id for r in removed}
+    snapshots = {s["SnapshotId"] for s in aws.client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    kept = {i["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] for i in left}
+    assert snapshots == kept, "the removed AMIs' snapshots are deleted, the rest kept"
+
+
+def test_example_script_refreshes_a_fleet(aws: Aws, amis: tuple[str, str], tmp_path: Path) -> None:
+    old, _ = amis
+    AwsProvider().fleet_create(FleetSpec("site", old, 2))
+    disk = random_image(tmp_path / "next.raw", size=SMALL, blocks=2, seed=77)
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": f"{root}:{root / 'providers'}"}
+    done = subprocess.run([sys.executable, str(root / "examples" / "refresh_fleet.py"), "site", str(disk),
+                           "--min-healthy", "50", "--canary", "50"], env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Successful" in done.stdout
+    status = AwsProvider().fleet_status("site")
+    assert old not in {i.image for i in status.instances} and status.image != old
