@@ -1,0 +1,151 @@
+"""Configuration and the Azure clients built from it.
+
+Endpoints: ``LKCLOUD_AZURE_ARM_ENDPOINT`` replaces the Resource Manager
+(``https://management.azure.com``; the token scope follows it), and
+``AZURE_STORAGE_CONNECTION_STRING`` replaces the storage account (Azurite, or a key-based
+account). Every client has the SDK's retries off: :mod:`lkcloud_azure.calls` retries.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+from lkcloud.errors import UsageError
+from lkcloud.settings import Setting, Settings
+from lkcloud_azure import credentials
+from lkcloud_azure import settings as s
+from lkcloud_azure.settings import AzureConfig, Health, Timing
+
+CONNECT_TIMEOUT = 15
+READ_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line may give; None defers to env, config file and defaults."""
+
+    subscription: str | None = None
+    resource_group: str | None = None
+    location: str | None = None
+    storage_account: str | None = None
+    container: str | None = None
+    vm_size: str | None = None
+    gallery: str | None = None
+
+
+def arm_endpoint(env: Mapping[str, str]) -> str:
+    value = (env.get(s.ARM_OVERRIDE) or s.ARM_DEFAULT).rstrip("/")
+    if urlsplit(value).scheme != "https":
+        raise UsageError(f"{s.ARM_OVERRIDE}={value!r} is not an https URL",
+                         hint="Resource Manager takes bearer tokens over https only")
+    return value
+
+
+def resolve_config(flags: Flags, settings: Settings, subscription: str) -> AzureConfig:
+    def text(setting: Setting, flag: str | None) -> str | None:
+        return settings.text(setting, flag)
+
+    group = text(s.RESOURCE_GROUP, flags.resource_group)
+    if not group:
+        raise UsageError("no Azure resource group given",
+                         hint="pass --resource-group, or put `resource-group` under [azure] in lkcloud.toml")
+    timing = Timing(attempts=int(str(settings.get(s.ATTEMPTS))), poll=float(str(settings.get(s.POLL))),
+                    deadline=float(str(settings.get(s.DEADLINE))))
+    health = Health(port=int(str(settings.get(s.HEALTH_PORT))), path=str(settings.get(s.HEALTH_PATH)))
+    return AzureConfig(
+        subscription=subscription,
+        resource_group=group,
+        location=text(s.LOCATION, flags.location) or "westeurope",
+        storage_account=text(s.STORAGE_ACCOUNT, flags.storage_account),
+        container=text(s.CONTAINER, flags.container) or "lkcloud",
+        vm_size=text(s.VM_SIZE, flags.vm_size) or "Standard_B1s",
+        gallery=text(s.GALLERY, flags.gallery),
+        concurrency=max(1, int(str(settings.get(s.CONCURRENCY)))),
+        health=health,
+        timing=timing,
+    )
+
+
+class Clients:
+    """The management clients for one subscription and the blob service, built on first use."""
+
+    def __init__(self, credential: Any, subscription: str, arm: str, env: Mapping[str, str], *,
+                 storage_account: str | None, connections: int = 16) -> None:
+        self.credential = credential
+        self.subscription = subscription
+        self.arm = arm
+        self.env = dict(env)
+        self.storage_account = storage_account
+        self.connections = connections  # parallel page uploads share one connection pool
+
+    def _mgmt(self, cls: Any) -> Any:
+        return cls(self.credential, self.subscription, base_url=self.arm, credential_scopes=[f"{self.arm}/.default"],
+                   retry_total=0, connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+
+    @cached_property
+    def compute(self) -> Any:
+        from azure.mgmt.compute import ComputeManagementClient
+
+        return self._mgmt(ComputeManagementClient)
+
+    @cached_property
+    def network(self) -> Any:
+        from azure.mgmt.network import NetworkManagementClient
+
+        return self._mgmt(NetworkManagementClient)
+
+    @cached_property
+    def blobs(self) -> Any:
+        """The blob service: from AZURE_STORAGE_CONNECTION_STRING, else the storage account."""
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.storage.blob import BlobServiceClient
+
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.connections)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        options: dict[str, Any] = {"retry_total": 0, "connection_timeout": CONNECT_TIMEOUT,
+                                   "read_timeout": READ_TIMEOUT, "transport": RequestsTransport(session=session)}
+        connection = self.env.get(s.STORAGE_OVERRIDE)
+        if connection:
+            return BlobServiceClient.from_connection_string(connection, **options)
+        if not self.storage_account:
+            raise UsageError("no storage account to upload the VHD to",
+                             hint="pass --storage-account, put `storage-account` under [azure] in lkcloud.toml, "
+                                  f"or set {s.STORAGE_OVERRIDE}")
+        url = f"https://{self.storage_account}.blob.core.windows.net"
+        return BlobServiceClient(url, credential=self.credential, **options)
+
+
+@dataclass(frozen=True)
+class Api:
+    """What every Azure step needs: the resolved configuration and the clients."""
+
+    config: AzureConfig
+    clients: Clients
+
+    @property
+    def timing(self) -> Timing:
+        return self.config.timing
+
+    @property
+    def group(self) -> str:
+        return self.config.resource_group
+
+
+def connect(flags: Flags, settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Api:
+    """The resolved configuration and clients; credentials are checked here, once."""
+    environ = dict(os.environ if env is None else env)
+    settings = settings or Settings()
+    subscription = credentials.subscription(flags.subscription, settings, environ)
+    config = resolve_config(flags, settings, subscription)
+    arm = arm_endpoint(environ)
+    credential = credentials.credential(environ, f"{arm}/.default")
+    return Api(config, Clients(credential, subscription, arm, environ, storage_account=config.storage_account,
+                               connections=config.concurrency))

@@ -1,0 +1,109 @@
+"""Azure Compute Gallery: the gallery and image definition (made when missing) and versions
+made from a managed image, replicated to the regions asked for."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lkcloud.errors import UsageError
+from lkcloud.progress import NULL, Reporter
+from lkcloud_azure.calls import call, find, wait
+from lkcloud_azure.clients import Api
+from lkcloud_azure.image import DIGEST_TAG, MANAGED, MANAGED_TAG, VERSION, doc, validate_name
+
+GALLERY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,79}")
+
+
+@dataclass(frozen=True)
+class GallerySpec:
+    gallery: str
+    definition: str
+    version: str
+    generation: str
+    regions: tuple[str, ...] = ()  # besides the home location
+
+    def check(self) -> GallerySpec:
+        if not GALLERY_NAME.fullmatch(self.gallery):
+            raise UsageError(f"gallery name {self.gallery!r} is not valid",
+                             hint="use letters, digits, '_' and '.', at most 80 characters")
+        validate_name(self.definition, "image definition")
+        if not VERSION.fullmatch(self.version):
+            raise UsageError(f"gallery image version {self.version!r} is not MAJOR.MINOR.PATCH", hint="e.g. 1.0.3")
+        return self
+
+
+def _ensure_gallery(api: Api, spec: GallerySpec) -> None:
+    galleries = api.clients.compute.galleries
+    if find(api.timing, f"reading gallery {spec.gallery}", galleries.get, api.group, spec.gallery) is None:
+        body = {"location": api.config.location, "tags": {MANAGED_TAG: MANAGED}, "properties": {}}
+        wait(api.timing, f"creating gallery {spec.gallery}", galleries.begin_create_or_update, api.group,
+             spec.gallery, body)
+
+
+def _ensure_definition(api: Api, spec: GallerySpec) -> None:
+    images = api.clients.compute.gallery_images
+    found = find(api.timing, f"reading image definition {spec.definition}", images.get, api.group, spec.gallery,
+                 spec.definition)
+    if found is not None:
+        generation = doc(found).get("properties", {}).get("hyperVGeneration", "V1")
+        if generation != spec.generation:
+            raise UsageError(f"image definition {spec.definition} is {generation}, the image is {spec.generation}",
+                             hint="pass --hyper-v-generation to match, or another --image-definition")
+        return
+    body = {"location": api.config.location, "tags": {MANAGED_TAG: MANAGED}, "properties": {
+        "osType": "Linux", "osState": "Generalized", "hyperVGeneration": spec.generation,
+        "identifier": {"publisher": "lkcloud", "offer": spec.definition, "sku": spec.generation.lower()}}}
+    wait(api.timing, f"creating image definition {spec.definition}", images.begin_create_or_update, api.group,
+         spec.gallery, spec.definition, body)
+
+
+def publish(api: Api, spec: GallerySpec, source_id: str, tags: dict[str, str],
+            reporter: Reporter = NULL) -> tuple[str, bool]:
+    """The version's resource id, and whether an identical version was already there."""
+    spec.check()
+    _ensure_gallery(api, spec)
+    _ensure_definition(api, spec)
+    versions = api.clients.compute.gallery_image_versions
+    what = f"gallery image version {spec.gallery}/{spec.definition}/{spec.version}"
+    found = find(api.timing, f"reading {what}", versions.get, api.group, spec.gallery, spec.definition, spec.version)
+    if found is not None:
+        existing = doc(found)
+        if (existing.get("tags") or {}).get(DIGEST_TAG) != tags[DIGEST_TAG]:
+            raise UsageError(f"{what} already exists with other content", hint="pass another --version")
+        return str(existing["id"]), True
+    regions = dict.fromkeys((api.config.location, *spec.regions))
+    body = {"location": api.config.location, "tags": tags, "properties": {
+        "storageProfile": {"source": {"id": source_id}},
+        "publishingProfile": {"targetRegions": [{"name": r, "regionalReplicaCount": 1} for r in regions]}}}
+    reporter.step(f"publishing {what} to {', '.join(regions)}")
+    created = wait(api.timing, f"publishing {what}", versions.begin_create_or_update, api.group, spec.gallery,
+                   spec.definition, spec.version, body)
+    return str(doc(created)["id"]), False
+
+
+def versions(api: Api) -> list[dict[str, Any]]:
+    """Every lkcloud-made gallery image version in the resource group's galleries."""
+    compute = api.clients.compute
+
+    def listing() -> list[dict[str, Any]]:
+        out = []
+        for gallery in compute.galleries.list_by_resource_group(api.group):
+            for definition in compute.gallery_images.list_by_gallery(api.group, gallery.name):
+                for version in compute.gallery_image_versions.list_by_gallery_image(api.group, gallery.name,
+                                                                                     definition.name):
+                    out.append(doc(version))
+        return out
+
+    found = call(api.timing, "listing gallery image versions", listing)
+    return [v for v in found if (v.get("tags") or {}).get(MANAGED_TAG) == MANAGED]
+
+
+def delete_version(api: Api, version_id: str, reporter: Reporter = NULL) -> None:
+    parts = version_id.split("/")
+    gallery, definition, version = parts[-5], parts[-3], parts[-1]
+    reporter.step(f"deleting gallery image version {gallery}/{definition}/{version}")
+    versions = api.clients.compute.gallery_image_versions
+    wait(api.timing, f"deleting gallery image version {version}", versions.begin_delete, api.group, gallery,
+         definition, version)

@@ -1,0 +1,119 @@
+"""``push azure``: a fixed VHD (or a LinuxKit YAML built into one) to a managed image, and
+optionally a Compute Gallery version, idempotently.
+
+Everything is checked before the first call (the VHD's footer and size, names, tags, the
+gallery version). An image of the same name and digest is reused without uploading; the VHD
+goes up as a resumable page blob named from the name and content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lkcloud import state
+from lkcloud.errors import BuildError, UsageError
+from lkcloud.progress import NULL, Reporter
+from lkcloud.providers import Artifact, PushResult
+from lkcloud_azure import gallery, image, vhd
+from lkcloud_azure.clients import Api
+from lkcloud_azure.upload import PageBlobUploader, UploadResult
+
+SECTION = "push.azure"
+YAML_SUFFIXES = (".yml", ".yaml")
+GENERATIONS = ("V1", "V2")
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    name: str | None = None
+    generation: str | None = None  # V1 | V2; default from the artifact's boot mode
+    gallery: str | None = None
+    definition: str | None = None
+    version: str | None = None
+    replicate_to: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # K=V
+    record_in: Path | None = None  # directory whose lkcloud state records the push (None: cwd)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything checked and decided before the first API call."""
+
+    disk: vhd.FixedVhd
+    name: str
+    generation: str
+    blob: str
+    tags: dict[str, str]
+    gallery: gallery.GallerySpec | None
+
+
+def artifact_for(path: Path, outdir: Path, reporter: Reporter = NULL) -> Path:
+    """The image file to push: ``path`` itself, or the ``vhd`` build of a LinuxKit YAML."""
+    if path.suffix not in YAML_SUFFIXES:
+        return path
+    from lkcloud.build import build_one
+
+    try:
+        return build_one([path], "vhd", outdir, reporter)
+    except NotImplementedError as exc:
+        raise BuildError(f"{path}: building images is not available in this lkcloud yet",
+                         hint="build the vhd format elsewhere and push the .vhd file") from exc
+
+
+def plan(api: Api, artifact: Artifact, options: PushOptions) -> Plan:
+    disk = vhd.check(artifact.path)
+    name = image.validate_name(options.name or image.image_name(artifact.name))
+    generation = (options.generation or image.GENERATIONS[artifact.boot_mode]).upper()
+    if generation not in GENERATIONS:
+        raise UsageError(f"--hyper-v-generation {options.generation!r}: choose V1 (BIOS) or V2 (UEFI)")
+    spec = None
+    gallery_name = options.gallery or api.config.gallery
+    if gallery_name:
+        if not options.definition or not options.version:
+            raise UsageError("publishing to a gallery needs --image-definition and --version")
+        spec = gallery.GallerySpec(gallery_name, options.definition, options.version, generation,
+                                   tuple(options.replicate_to)).check()
+    elif options.replicate_to or options.definition or options.version:
+        raise UsageError("--image-definition, --version and --replicate-to need --gallery")
+    blob = f"{name}-{artifact.digest.removeprefix('sha256:')[:16]}.vhd"
+    return Plan(disk, name, generation, blob, image.parse_tags(options.tags), spec)
+
+
+def _reuse(found: dict[str, object], chosen: Plan, digest: str) -> str:
+    tags = found.get("tags") or {}
+    assert isinstance(tags, dict)
+    if tags.get(image.DIGEST_TAG) != digest:
+        raise UsageError(f"image {chosen.name} already exists in {found.get('location')} with other content",
+                         hint="pass --name for another name, or prune the old image (lkcloud images prune azure)")
+    return str(tags.get(image.BLOB_TAG, ""))
+
+
+def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter = NULL) -> PushResult:
+    """Upload and register ``artifact``; record it as this directory's last Azure push."""
+    chosen = plan(api, artifact, options)
+    found = image.get(api, chosen.name)
+    uploaded: UploadResult | None = None
+    if found is not None:
+        blob_url = _reuse(found, chosen, artifact.digest)
+        created = found
+    else:
+        uploader = PageBlobUploader(api.clients.blobs, api.config.container, api.timing, api.config.concurrency)
+        uploaded = uploader.upload(chosen.disk, chosen.blob, artifact.digest, reporter)
+        blob_url = uploaded.url
+        spec = image.ImageSpec(chosen.name, api.config.location, chosen.generation, blob_url,
+                               tuple(image.lkcloud_tags(artifact.digest, blob_url, chosen.tags).items()))
+        created = image.create(api, spec, reporter)
+    image_id = str(created["id"])
+    locations: list[tuple[str, str]] = [(api.config.location, image_id)]
+    details: dict[str, object] = {"generation": chosen.generation, "blob": blob_url,
+                                  "bytes_sent": uploaded.bytes_sent if uploaded else 0,
+                                  "resumed_ranges": uploaded.skipped if uploaded else 0}
+    if chosen.gallery is not None:
+        tags = image.lkcloud_tags(artifact.digest, blob_url, chosen.tags)
+        version_id, _ = gallery.publish(api, chosen.gallery, image_id, tags, reporter)
+        details["gallery_version"] = version_id
+        locations += [(region, version_id) for region in chosen.gallery.regions]
+    state.record(SECTION, {"image": chosen.name, "id": image_id, "gallery_version": details.get("gallery_version"),
+                           "resource_group": api.group, "digest": artifact.digest}, options.record_in)
+    return PushResult("azure", chosen.name, image_id, tuple(locations), reused=found is not None, details=details)

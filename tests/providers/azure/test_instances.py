@@ -1,0 +1,67 @@
+"""run azure against the fake Resource Manager: network pieces, userData, boot diagnostics."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from lkcloud.artifact import from_file
+from lkcloud.errors import UsageError
+from lkcloud.providers import RunRequest
+from lkcloud_azure.clients import Api
+from lkcloud_azure.provider import AzureProvider
+from lkcloud_azure.push import PushOptions
+from tests.servers.fake_arm import FakeArm
+
+pytestmark = [pytest.mark.emulator]
+USER_DATA = b'{"hostname":{"content":"web-1"}}'
+
+
+@pytest.fixture
+def pushed(api: Api, vhd: Path, tmp_path: Path) -> AzureProvider:
+    azure = AzureProvider(api, PushOptions(record_in=tmp_path), state_dir=tmp_path)
+    azure.push(from_file(vhd, name="web"))
+    return azure
+
+
+def test_run_creates_network_and_vm_with_user_data(pushed: AzureProvider, arm: FakeArm) -> None:
+    result = pushed.run(RunRequest(image="", user_data=USER_DATA, instance_type="Standard_B2s", console=True))
+    (instance,) = result.instances
+    assert instance.id.endswith("/virtualMachines/web") and instance.state == "Succeeded"
+    assert instance.address and instance.address.startswith("203.0.113.")
+    assert len(arm.recorded("PUT", r"/virtualNetworks/lkcloud-vnet$")) == 1
+    (vm,) = arm.recorded("PUT", r"/virtualMachines/web$")
+    props = vm.body["properties"]
+    assert base64.b64decode(props["userData"]) == USER_DATA
+    assert props["hardwareProfile"]["vmSize"] == "Standard_B2s"
+    assert props["storageProfile"]["imageReference"]["id"].endswith("/images/web")
+    assert props["diagnosticsProfile"]["bootDiagnostics"]["enabled"] is True
+    assert props["networkProfile"]["networkInterfaces"][0]["id"].endswith("/networkInterfaces/web-nic")
+    assert result.console and "fake serial console of web" in result.console
+
+
+def test_run_many_reuses_the_network(pushed: AzureProvider, arm: FakeArm) -> None:
+    result = pushed.run(RunRequest(image="web", name="node", count=3))
+    assert [i.id.rsplit("/", 1)[1] for i in result.instances] == ["node-0", "node-1", "node-2"]
+    pushed.run(RunRequest(image="web", name="other"))
+    assert len(arm.recorded("PUT", r"/virtualNetworks/")) == 1
+    assert "userData" not in arm.recorded("PUT", r"/virtualMachines/other$")[0].body["properties"]
+
+
+def test_run_without_public_ip_reports_the_private_address(api: Api, pushed: AzureProvider, arm: FakeArm) -> None:
+    from lkcloud_azure.provider import RunOptions
+
+    private = AzureProvider(api, run_options=RunOptions(ssh_key="ssh-ed25519 AAAA test", public_ip=False))
+    (instance,) = private.run(RunRequest(image="web", name="quiet")).instances
+    assert instance.address and instance.address.startswith("10.0.0.")
+    assert arm.recorded("PUT", r"/publicIPAddresses/quiet-ip$") == []
+    profile = arm.recorded("PUT", r"/virtualMachines/quiet$")[0].body["properties"]["osProfile"]
+    assert "adminPassword" not in profile and profile["linuxConfiguration"]["disablePasswordAuthentication"]
+
+
+def test_unknown_image_is_a_clear_error(api: Api, arm: FakeArm) -> None:
+    with pytest.raises(UsageError, match="image 'ghost' not found"):
+        AzureProvider(api).run(RunRequest(image="ghost"))
+    assert arm.recorded("PUT", "") == []

@@ -1,0 +1,88 @@
+"""push azure: Azurite for the page blob, the fake Resource Manager for the image and gallery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lkcloud import state
+from lkcloud.artifact import from_file
+from lkcloud.errors import UsageError
+from lkcloud.providers import BootMode
+from lkcloud_azure import push
+from lkcloud_azure.clients import Api
+from lkcloud_azure.push import PushOptions
+from tests.providers.azure.conftest import SUBSCRIPTION, make_api
+from tests.providers.azure.vhds import MIB, make_vhd
+from tests.servers.fake_arm import FakeArm
+
+pytestmark = [pytest.mark.emulator]
+IMAGES = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/lk-test/providers/Microsoft.Compute/images"
+
+
+def test_push_uploads_and_creates_a_generalized_image(api: Api, arm: FakeArm, vhd: Path, tmp_path: Path) -> None:
+    artifact = from_file(vhd, name="web", boot_mode=BootMode.BIOS)
+    result = push.push(api, artifact, PushOptions(tags=("team=os",), record_in=tmp_path))
+    assert result.image_id == f"{IMAGES}/web" and not result.reused
+    (put,) = arm.recorded("PUT", r"/images/web$")
+    assert put.authorization == "Bearer test-bearer-token"
+    props = put.body["properties"]
+    assert props["hyperVGeneration"] == "V1"
+    disk = props["storageProfile"]["osDisk"]
+    assert (disk["osType"], disk["osState"]) == ("Linux", "Generalized")
+    assert disk["blobUri"].endswith(f"/{api.config.container}/web-{artifact.digest[7:23]}.vhd")
+    assert put.body["tags"]["lkcloud-digest"] == artifact.digest and put.body["tags"]["team"] == "os"
+    assert state.last("push.azure", tmp_path) == {"image": "web", "id": result.image_id, "gallery_version": None,
+                                                 "resource_group": "lk-test", "digest": artifact.digest}
+
+
+def test_same_name_same_content_is_reused_without_upload(api: Api, arm: FakeArm, vhd: Path, tmp_path: Path) -> None:
+    artifact = from_file(vhd, name="web")
+    push.push(api, artifact, PushOptions(record_in=tmp_path))
+    again = push.push(api, artifact, PushOptions(record_in=tmp_path))
+    assert again.reused and again.details["bytes_sent"] == 0
+    assert len(arm.recorded("PUT", r"/images/web$")) == 1
+
+
+def test_same_name_other_content_is_a_clear_error(api: Api, vhd: Path, tmp_path: Path) -> None:
+    push.push(api, from_file(vhd, name="web"), PushOptions(record_in=tmp_path))
+    other = make_vhd(tmp_path / "web.vhd", 8, ((0, MIB),), seed=7)
+    with pytest.raises(UsageError, match=r"already exists .* other content"):
+        push.push(api, from_file(other, name="web"), PushOptions(record_in=tmp_path))
+
+
+def test_gallery_version_replicated_from_the_image(api: Api, arm: FakeArm, vhd: Path, tmp_path: Path) -> None:
+    options = PushOptions(gallery="lkgallery", definition="web", version="1.2.3", replicate_to=("northeurope",),
+                          record_in=tmp_path)
+    result = push.push(api, from_file(vhd, name="web", boot_mode=BootMode.UEFI), options)
+    (definition,) = arm.recorded("PUT", r"/galleries/lkgallery/images/web$")
+    assert definition.body["properties"]["hyperVGeneration"] == "V2"
+    assert definition.body["properties"]["osState"] == "Generalized"
+    (version,) = arm.recorded("PUT", r"/versions/1\.2\.3$")
+    assert version.body["properties"]["storageProfile"]["source"]["id"] == result.image_id
+    regions = [r["name"] for r in version.body["properties"]["publishingProfile"]["targetRegions"]]
+    assert regions == ["westeurope", "northeurope"]
+    assert result.details["gallery_version"].endswith("/galleries/lkgallery/images/web/versions/1.2.3")
+
+
+@pytest.mark.parametrize(("size", "footer"), [(8 * MIB + 512 + 512, True), (8 * MIB + 512, False)])
+def test_bad_vhds_are_refused_before_any_call(api: Api, arm: FakeArm, tmp_path: Path, size: int,
+                                              footer: bool) -> None:
+    path = tmp_path / "bad.vhd"
+    if footer:
+        make_vhd(path, 8, ((0, MIB),))
+        with path.open("ab") as fh:
+            fh.write(bytes(512))
+    else:
+        path.write_bytes(b"\1" * size)
+    with pytest.raises(UsageError, match=r"whole number of MiB|no valid fixed VHD footer"):
+        push.push(api, from_file(path), PushOptions(record_in=tmp_path))
+    assert arm.requests == []
+
+
+def test_missing_resource_group_is_a_clear_error(azure_env: dict[str, str], vhd: Path, tmp_path: Path) -> None:
+    api = make_api(azure_env, resource_group="nope")
+    with pytest.raises(UsageError, match="Resource group 'nope' could not be found") as caught:
+        push.push(api, from_file(vhd), PushOptions(record_in=tmp_path))
+    assert caught.value.hint and "az group create" in caught.value.hint
