@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.hello import Hello, build_hello
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 COMPAT = SHARED / "compat" / "linuxkit"
@@ -17,3 +19,9 @@ def compat_dir() -> Path:
     if not COMPAT.is_dir():
         pytest.skip("../shared/compat/linuxkit is not present")
     return COMPAT
+
+
+@pytest.fixture(scope="session")
+def hello(tmp_path_factory: pytest.TempPathFactory) -> Hello:
+    """examples/hello.yml built once per test process (kernel+initrd, and the package store)."""
+    return build_hello(tmp_path_factory.mktemp("hello"))

@@ -1,0 +1,34 @@
+"""examples/hello.yml built from lkcloud's own packages: the system every boot test boots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lkcloud.build import BuildOptions, build
+from lkcloud.pkg.build import PackageOptions, build_packages
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("kernel", "init", "runc", "hello-onboot", "hello-service")
+ONBOOT_MARKER = "hello from onboot"
+SERVICE_MARKER = "hello from service"
+
+
+@dataclass(frozen=True)
+class Hello:
+    prefix: Path  # NAME prefix of NAME-kernel, NAME-initrd.img, NAME-cmdline
+    kernel: Path
+    initrd: Path
+    cmdline: str
+    cache: Path  # the image store holding the packages
+
+
+def build_hello(work: Path) -> Hello:
+    """Build the packages of pkg/ (Debian .debs cached under ~/.cache) and examples/hello.yml."""
+    cache = work / "store"
+    build_packages([ROOT / "pkg" / name for name in PACKAGES], PackageOptions(cache=cache))
+    out = work / "out"
+    build(BuildOptions(files=(ROOT / "examples" / "hello.yml",), outdir=out, cache=cache, name="hello"))
+    prefix = out / "hello"
+    return Hello(prefix, Path(f"{prefix}-kernel"), Path(f"{prefix}-initrd.img"),
+                 Path(f"{prefix}-cmdline").read_text().strip(), cache)
