@@ -80,3 +80,24 @@ def test_typer_exit_passes_code() -> None:
         raise typer.Exit(3)
 
     assert main(["exit-for-test"]) == 3
+
+
+def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    commands = getattr(group, "commands", None)  # a command group (typer vendors its own click)
+    if isinstance(commands, dict):
+        for name, command in commands.items():
+            found += _commands(command, (*path, name))
+    return found
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help renders for every command and subcommand (help texts are plain, not broken markup)."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    paths = _commands(root)
+    assert ("fleet", "refresh", "aws") in paths and ("run", "qemu") in paths
+    for path in paths:
+        assert main([*path, "--help"]) == 0, path
+        assert "Usage" in capsys.readouterr().out

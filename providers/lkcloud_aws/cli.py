@@ -166,7 +166,7 @@ def fleet_status(name: str = typer.Argument(...), region: str = REGION) -> None:
     emit(status, lambda: _fleet_text(status))
 
 
-def fleet_scale(name: str = typer.Argument(...), size: int = typer.Argument(..., min=0),
+def fleet_scale(name: str = typer.Argument(...), size: int = typer.Option(..., "--size", min=0, help="instances"),
                 region: str = REGION) -> None:
     """Set a fleet's size."""
     status = provider(region=region).fleet_scale(name, size, reporter())

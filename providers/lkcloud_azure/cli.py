@@ -89,7 +89,7 @@ def _run_text(result: RunResult) -> str:
 
 def run(
     *,
-    image: str | None = typer.Argument(None, help="image NAME, GALLERY/DEFINITION[/VERSION] or id (default: last push)",
+    image: str | None = typer.Argument(None, help="image NAME, GALLERY/DEFINITION(/VERSION) or id (default: last push)",
                                        show_default=False),
     subscription: str | None = SUBSCRIPTION,
     resource_group: str | None = GROUP,
@@ -121,7 +121,7 @@ def _status_text(status: FleetStatus) -> str:
 def fleet_create(
     *,
     name: str = typer.Argument(..., help="fleet (scale set) name"),
-    image: str = typer.Option(..., "--image", help="image NAME, GALLERY/DEFINITION[/VERSION] or id"),
+    image: str = typer.Option(..., "--image", help="image NAME, GALLERY/DEFINITION(/VERSION) or id"),
     size: int = typer.Option(1, "--size", min=0, help="number of instances"),
     data: str | None = DATA,
     data_file: Path | None = DATA_FILE,

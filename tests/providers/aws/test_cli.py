@@ -50,7 +50,7 @@ def test_push_run_fleet_images(aws_env: Moto, tmp_path: Path, capsys: pytest.Cap
     refreshed = lkcloud_json(capsys, "fleet", "refresh", "aws", "web", "--image", pushed["image_id"],
                              "--data", '{"x":{"content":"z"}}', "--min-healthy", "50", "--warmup", "0")
     assert refreshed["succeeded"] and {i["version"] for i in refreshed["status"]["instances"]} == {"2"}
-    assert lkcloud_json(capsys, "fleet", "scale", "aws", "web", "1")["size"] == 1
+    assert lkcloud_json(capsys, "fleet", "scale", "aws", "web", "--size", "1")["size"] == 1
     listed = lkcloud_json(capsys, "images", "list", "aws")
     assert [(r["id"], r["in_use"]) for r in listed] == [(pushed["image_id"], True)]
     assert lkcloud_json(capsys, "images", "prune", "aws", "--keep", "0") == []
