@@ -8,7 +8,6 @@ passwords get 401. It records every request's scopes in ``requests`` for asserti
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import secrets
 import threading
@@ -22,7 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import NameOID
+
+from tests.support import certs
 
 
 def _b64url(data: bytes) -> str:
@@ -30,21 +30,7 @@ def _b64url(data: bytes) -> str:
 
 
 def _key_and_cert() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lkcloud test token signer")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
+    return certs.self_signed("lkcloud test token signer")
 
 
 class TokenServer:
