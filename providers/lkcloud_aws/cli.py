@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from lkcloud import state
+from lkcloud.cli.common import DATA, DATA_FILE, fleet_text
 from lkcloud.cli.context import emit, reporter
 from lkcloud.cli.groups import Groups
 from lkcloud.errors import BuildError, ProviderUnavailableError, UsageError
@@ -28,8 +29,6 @@ _LKCLOUD_BOOT = {AwsBootMode.LEGACY_BIOS: BootMode.BIOS, AwsBootMode.UEFI: BootM
                  AwsBootMode.UEFI_PREFERRED: BootMode.HYBRID}
 
 REGION = typer.Option(None, "--region", help="AWS region (default: aws.region, AWS_REGION)")
-DATA = typer.Option(None, "--data", help="user data (LinuxKit JSON) as a string")
-DATA_FILE = typer.Option(None, "--data-file", help="user data (LinuxKit JSON) from a file")
 INSTANCE_TYPE = typer.Option(None, "--instance-type", help="instance type (default: aws.instance-type)")
 
 
@@ -136,10 +135,6 @@ def run(
     emit(result, lambda: "\n".join([i.id for i in result.instances] + ([result.console] if result.console else [])))
 
 
-def _fleet_text(status: Any) -> str:
-    lines = [f"{status.name}: {status.size} x {status.image} ({status.state})"]
-    lines += [f"  {i.id}\t{i.state}\t{i.health.value}\tv{i.version}\t{i.image}" for i in status.instances]
-    return "\n".join(lines)
 
 
 def fleet_create(
@@ -157,20 +152,20 @@ def fleet_create(
     spec = FleetSpec(name=name, image=chosen, size=size, user_data=read_user_data(data, data_file, "aws"),
                      instance_type=instance_type)
     status = provider(region=region).fleet_create(spec, reporter())
-    emit(status, lambda: _fleet_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_status(name: str = typer.Argument(...), region: str = REGION) -> None:
     """Show a fleet's instances and the launch-template version each runs."""
     status = provider(region=region).fleet_status(name)
-    emit(status, lambda: _fleet_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_scale(name: str = typer.Argument(...), size: int = typer.Option(..., "--size", min=0, help="instances"),
                 region: str = REGION) -> None:
     """Set a fleet's size."""
     status = provider(region=region).fleet_scale(name, size, reporter())
-    emit(status, lambda: _fleet_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def _refresh_image(aws: AwsProvider, image: str | None) -> str:

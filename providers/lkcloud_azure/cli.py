@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from lkcloud.cli.common import DATA, DATA_FILE, fleet_text, run_text
 from lkcloud.cli.context import emit, reporter
 from lkcloud.cli.groups import Groups
 from lkcloud.errors import ProviderUnavailableError, UsageError
 from lkcloud.metadata import read_user_data
-from lkcloud.providers import FleetSpec, FleetStatus, ImageRecord, RunRequest, RunResult
+from lkcloud.providers import FleetSpec, ImageRecord, RunRequest
 
 if TYPE_CHECKING:
     from lkcloud_azure.provider import AzureProvider
@@ -30,8 +31,6 @@ class Generation(StrEnum):
 SUBSCRIPTION = typer.Option(None, "--subscription", help="subscription id (default: AZURE_SUBSCRIPTION_ID)")
 GROUP = typer.Option(None, "--resource-group", "-g", help="resource group (default: azure.resource-group)")
 LOCATION = typer.Option(None, "--location", "-l", help="region (default: azure.location)")
-DATA = typer.Option(None, "--data", help="user data (LinuxKit JSON) as a string")
-DATA_FILE = typer.Option(None, "--data-file", help="user data (LinuxKit JSON) from a file")
 VM_SIZE = typer.Option(None, "--vm-size", help="VM size (default: azure.vm-size)")
 SSH_KEY = typer.Option(None, "--ssh-key", help="OpenSSH public key file for the admin user")
 
@@ -82,9 +81,6 @@ def push(
     emit(result, f"{result.name}: {result.image_id}" + (" (already there)" if result.reused else ""))
 
 
-def _run_text(result: RunResult) -> str:
-    lines = [f"{i.id}\t{i.state}\t{i.address or '-'}" for i in result.instances]
-    return "\n".join(lines + ([result.console] if result.console else []))
 
 
 def run(
@@ -110,12 +106,9 @@ def run(
     request = RunRequest(image=image or "", name=name, count=count, user_data=user_data, instance_type=size,
                          console=console)
     result = azure.run(request, reporter())
-    emit(result, lambda: _run_text(result))
+    emit(result, lambda: run_text(result))
 
 
-def _status_text(status: FleetStatus) -> str:
-    head = f"{status.name}: {status.state}, {len(status.instances)}/{status.size} instances, image {status.image}"
-    return "\n".join([head] + [f"  {i.id}\t{i.state}\t{i.health}\t{i.version or '-'}" for i in status.instances])
 
 
 def fleet_create(
@@ -136,14 +129,14 @@ def fleet_create(
                      instance_type=vm_size)
     azure = provider(ssh_key=ssh_key, subscription=subscription, resource_group=resource_group, location=location)
     status = azure.fleet_create(spec, reporter())
-    emit(status, lambda: _status_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_status(name: str = typer.Argument(..., help="fleet name"), subscription: str | None = SUBSCRIPTION,
                  resource_group: str | None = GROUP) -> None:
     """Show a fleet's instances, their health and whether they run the latest model."""
     status = provider(subscription=subscription, resource_group=resource_group).fleet_status(name)
-    emit(status, lambda: _status_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_scale(name: str = typer.Argument(..., help="fleet name"),
@@ -151,7 +144,7 @@ def fleet_scale(name: str = typer.Argument(..., help="fleet name"),
                 subscription: str | None = SUBSCRIPTION, resource_group: str | None = GROUP) -> None:
     """Set a fleet's capacity and wait for it."""
     status = provider(subscription=subscription, resource_group=resource_group).fleet_scale(name, size, reporter())
-    emit(status, lambda: _status_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_refresh(

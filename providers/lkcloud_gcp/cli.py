@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from lkcloud.cli.common import DATA, DATA_FILE, fleet_text, run_text
 from lkcloud.cli.context import emit, reporter
 from lkcloud.cli.groups import Groups
 from lkcloud.errors import ProviderUnavailableError
 from lkcloud.metadata import read_user_data
-from lkcloud.providers import BootMode, FleetSpec, FleetStatus, ImageRecord, RunRequest, RunResult
+from lkcloud.providers import BootMode, FleetSpec, ImageRecord, RunRequest
 
 if TYPE_CHECKING:
     from lkcloud_gcp.provider import GcpProvider
@@ -35,8 +36,6 @@ PROJECT = typer.Option(None, "--project", help="GCP project (default: CLOUDSDK_C
 ZONE = typer.Option(None, "--zone", help="zone (default: gcp.zone)")
 REGION = typer.Option(None, "--region", help="region for the fleet (default: gcp.region, else the zone's)")
 MACHINE_TYPE = typer.Option(None, "--machine-type", help="machine type (default: gcp.machine-type)")
-DATA = typer.Option(None, "--data", help="user data (LinuxKit JSON) as a string")
-DATA_FILE = typer.Option(None, "--data-file", help="user data (LinuxKit JSON) from a file")
 FAMILY = typer.Option(None, "--family", help="image family")
 
 
@@ -77,9 +76,6 @@ def push(
     emit(result, f"{result.name}: {result.image_id}" + (" (already there)" if result.reused else ""))
 
 
-def _run_text(result: RunResult) -> str:
-    lines = [f"{i.id}\t{i.state}\t{i.address or '-'}" for i in result.instances]
-    return "\n".join(lines + ([result.console] if result.console else []))
 
 
 def run(
@@ -101,12 +97,9 @@ def run(
     request = RunRequest(image=image or "", name=name, count=count, user_data=user_data,
                          instance_type=machine_type, console=console)
     result = gcp.run(request, reporter())
-    emit(result, lambda: _run_text(result))
+    emit(result, lambda: run_text(result))
 
 
-def _status_text(status: FleetStatus) -> str:
-    head = f"{status.name}: {status.state}, {len(status.instances)}/{status.size} instances, image {status.image}"
-    return "\n".join([head] + [f"  {i.id}\t{i.state}\t{i.version or '-'}" for i in status.instances])
 
 
 def fleet_create(
@@ -124,14 +117,14 @@ def fleet_create(
     spec = FleetSpec(name=name, image=image, size=size, user_data=read_user_data(data, data_file, "gcp"),
                      instance_type=machine_type)
     status = provider(project=project, region=region).fleet_create(spec, reporter())
-    emit(status, lambda: _status_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_status(name: str = typer.Argument(..., help="fleet name"), project: str | None = PROJECT,
                  region: str | None = REGION) -> None:
     """Show a fleet's instances and the template each runs."""
     status = provider(project=project, region=region).fleet_status(name)
-    emit(status, lambda: _status_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_scale(name: str = typer.Argument(..., help="fleet name"),
@@ -139,7 +132,7 @@ def fleet_scale(name: str = typer.Argument(..., help="fleet name"),
                 project: str | None = PROJECT, region: str | None = REGION) -> None:
     """Resize a fleet and wait until it is stable."""
     status = provider(project=project, region=region).fleet_scale(name, size, reporter())
-    emit(status, lambda: _status_text(status))
+    emit(status, lambda: fleet_text(status))
 
 
 def fleet_refresh(
