@@ -14,6 +14,7 @@ from lkcloud.metadata import read_user_data
 from lkcloud.providers import BootMode, ImageRecord
 from lkcloud_qemu import config, launch, state, vm
 from lkcloud_qemu.console import BootFailedError, Matched
+from lkcloud_qemu.fleet_cli import register_fleet
 from lkcloud_qemu.machine import parse_disk, parse_publish
 from lkcloud_qemu.provider import QemuProvider
 
@@ -129,9 +130,15 @@ def images_prune_qemu(
     emit(removed, "\n".join(f"{verb} {r.id}" for r in removed) or "nothing to delete")
 
 
+def provider() -> QemuProvider:
+    """The provider with its settings resolved (used for fleet files)."""
+    return QemuProvider()
+
+
 def register(groups: Groups) -> None:
-    """Add ``qemu`` to ``lkcloud run``, ``push`` and ``images list|prune``."""
+    """Add ``qemu`` to ``lkcloud run``, ``push``, ``fleet VERB`` and ``images list|prune``."""
     groups.run.command("qemu")(run_qemu)
     groups.push.command("qemu")(push_qemu)
     groups.image_verbs["list"].command("qemu")(images_list_qemu)
     groups.image_verbs["prune"].command("qemu")(images_prune_qemu)
+    register_fleet(groups)

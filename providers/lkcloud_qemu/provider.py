@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from lkcloud.errors import ProviderError, UsageError
+from lkcloud.errors import UsageError
+from lkcloud.fleetfile import defaults
 from lkcloud.progress import NULL, Reporter
 from lkcloud.providers import (
     Artifact,
@@ -22,11 +23,11 @@ from lkcloud.providers import (
     RunResult,
     UpdatePolicy,
 )
-from lkcloud_qemu import images, launch, state, vm
+from lkcloud_qemu import fleet_images, images, launch, state, vm
 from lkcloud_qemu.config import QemuConfig, load
+from lkcloud_qemu.fleet import Fleets
+from lkcloud_qemu.fleet_health import HealthCheck
 from lkcloud_qemu.machine import Forward
-
-FLEET_HINT = "local fleets come with a later release; run several VMs with 'lkcloud run qemu --detach'"
 
 
 class QemuProvider:
@@ -87,7 +88,13 @@ class QemuProvider:
         ]
 
     def _in_use(self) -> set[str]:
-        return {rec.image for rec in state.list_vms(self.config.state_root) if rec.running}
+        """The image files running VMs boot from: single VMs and fleet VMs, every kernel+initrd part."""
+        fleets = self.config.state_root / "fleets"
+        roots = [self.config.state_root, *(sorted(fleets.iterdir()) if fleets.is_dir() else [])]
+        used = {rec.image for root in roots for rec in state.list_vms(root) if rec.running}
+        parts = {path.removesuffix("-kernel") + part for path in used if path.endswith("-kernel")
+                 for part in fleet_images.KERNEL_PARTS}
+        return used | parts
 
     def push(self, artifact: Artifact, reporter: Reporter = NULL) -> PushResult:
         return images.push(artifact, self.config.images, reporter)
@@ -98,18 +105,38 @@ class QemuProvider:
     def images_prune(self, keep: int, reporter: Reporter = NULL, dry_run: bool = False) -> list[ImageRecord]:
         return images.prune(self.config.images, self._in_use(), keep, reporter, dry_run)
 
+    # -- fleets: N detached VMs (lkcloud_qemu.fleet) ------------------------------------------
+
+    def fleets(self) -> Fleets:
+        return Fleets(self.config)
+
+    def build_image(self, files: Sequence[Path], reporter: Reporter = NULL) -> str:
+        """Build LinuxKit YAML (merged in order) and store it: the image id a fleet boots."""
+        return self.fleets().resolve_image([str(f) for f in files], reporter)
+
     def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
-        raise ProviderError("qemu fleets are not yet implemented", hint=FLEET_HINT)
+        fleets = self.fleets()
+        image = fleets.resolve_image([spec.image], reporter)
+        return fleets.create(spec, image, health_check(), reporter)
 
     def fleet_status(self, name: str) -> FleetStatus:
-        raise ProviderError("qemu fleets are not yet implemented", hint=FLEET_HINT)
+        return self.fleets().status(name)
 
     def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> FleetStatus:
-        raise ProviderError("qemu fleets are not yet implemented", hint=FLEET_HINT)
+        return self.fleets().scale(name, size, reporter)
 
     def fleet_refresh(self, name: str, image: str, user_data: bytes | None = None,
                       policy: UpdatePolicy | None = None, reporter: Reporter = NULL) -> RefreshResult:
-        raise ProviderError("qemu fleets are not yet implemented", hint=FLEET_HINT)
+        fleets = self.fleets()
+        fleets.dir(name).read()  # a missing fleet is reported before anything is built
+        return fleets.refresh(name, fleets.resolve_image([image], reporter), user_data, policy, reporter)
 
     def fleet_delete(self, name: str, reporter: Reporter = NULL) -> None:
-        raise ProviderError("qemu fleets are not yet implemented", hint=FLEET_HINT)
+        self.fleets().delete(name, reporter)
+
+
+def health_check() -> HealthCheck:
+    """The QEMU fleet health check from the provider's fleet defaults (templates/fleets.yml)."""
+    found = defaults("qemu").health_check
+    return HealthCheck(path=found.path, port=found.port, timeout=found.timeout_seconds,
+                       interval=found.interval_seconds, grace=found.grace_seconds)

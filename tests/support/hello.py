@@ -23,12 +23,17 @@ class Hello:
     cache: Path  # the image store holding the packages
 
 
-def build_hello(work: Path) -> Hello:
-    """Build the packages of pkg/ (Debian .debs cached under ~/.cache) and examples/hello.yml."""
+def build_example(work: Path, example: str, packages: tuple[str, ...]) -> Hello:
+    """Build packages of pkg/ (Debian .debs cached under ~/.cache) and examples/EXAMPLE.yml."""
     cache = work / "store"
-    build_packages([ROOT / "pkg" / name for name in PACKAGES], PackageOptions(cache=cache))
+    build_packages([ROOT / "pkg" / name for name in packages], PackageOptions(cache=cache))
     out = work / "out"
-    build(BuildOptions(files=(ROOT / "examples" / "hello.yml",), outdir=out, cache=cache, name="hello"))
-    prefix = out / "hello"
+    build(BuildOptions(files=(ROOT / "examples" / f"{example}.yml",), outdir=out, cache=cache, name=example))
+    prefix = out / example
     return Hello(prefix, Path(f"{prefix}-kernel"), Path(f"{prefix}-initrd.img"),
                  Path(f"{prefix}-cmdline").read_text().strip(), cache)
+
+
+def build_hello(work: Path) -> Hello:
+    """examples/hello.yml and the packages it uses."""
+    return build_example(work, "hello", PACKAGES)

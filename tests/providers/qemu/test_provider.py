@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from lkcloud.artifact import from_file
-from lkcloud.errors import ProviderError, UsageError
+from lkcloud.errors import UsageError
 from lkcloud.process import spawn
-from lkcloud.providers import FleetSpec, RunRequest, provider_class
+from lkcloud.providers import RunRequest, provider_class
 from lkcloud_qemu import state
 from lkcloud_qemu.config import QemuConfig, load
 from lkcloud_qemu.provider import QemuProvider
@@ -75,16 +75,6 @@ def test_list_and_prune_keep_the_newest_and_those_in_use(provider: QemuProvider,
     finally:
         proc.kill()
         proc.wait()
-
-
-def test_fleets_are_not_yet_available(provider: QemuProvider) -> None:
-    with pytest.raises(ProviderError, match="not yet implemented") as info:
-        provider.fleet_create(FleetSpec(name="web", image="x", size=2))
-    assert info.value.hint
-    for call in (lambda: provider.fleet_status("web"), lambda: provider.fleet_delete("web"),
-                 lambda: provider.fleet_scale("web", 3), lambda: provider.fleet_refresh("web", "y")):
-        with pytest.raises(ProviderError):
-            call()
 
 
 def test_run_checks_the_request(provider: QemuProvider, tmp_path: Path) -> None:

@@ -1,0 +1,67 @@
+# Azure: IMDS (header "Metadata: true") for the name, user data (base64) and SSH keys, then the
+# Ready report to the WireServer that a VM without the Azure agent must send itself.
+AZURE_API=2021-01-01
+WIRESERVER_VERSION=2012-11-30
+
+azure_get() {
+	http GET "$AZURE_URL/metadata/instance/compute/$1?api-version=$AZURE_API&format=$2" -H "Metadata: true"
+}
+
+# xml_value TAG: the text of the first <TAG> element of the XML on stdin
+xml_value() {
+	tr -d '\r\n' | sed -n "s:.*<$1>\([^<]*\)</$1>.*:\1:p" | head -n 1
+}
+
+azure_ready() {
+	local goal container instance incarnation
+	goal=$(http GET "$WIRESERVER_URL/machine?comp=goalstate" -H "x-ms-version: $WIRESERVER_VERSION" \
+		--retry 3 --retry-delay 1) || { say "azure: no goal state from the WireServer"; return 1; }
+	container=$(echo "$goal" | xml_value ContainerId)
+	instance=$(echo "$goal" | xml_value InstanceId)
+	incarnation=$(echo "$goal" | xml_value Incarnation)
+	if [ -z "$container" ] || [ -z "$instance" ]; then
+		say "azure: the goal state has no ContainerId or InstanceId"
+		return 1
+	fi
+	cat > "$WORK/health.xml" <<-XML
+		<?xml version="1.0" encoding="utf-8"?>
+		<Health xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">
+		  <GoalStateIncarnation>${incarnation:-1}</GoalStateIncarnation>
+		  <Container>
+		    <ContainerId>$container</ContainerId>
+		    <RoleInstanceList>
+		      <Role>
+		        <InstanceId>$instance</InstanceId>
+		        <Health>
+		          <State>Ready</State>
+		        </Health>
+		      </Role>
+		    </RoleInstanceList>
+		  </Container>
+		</Health>
+	XML
+	if http POST "$WIRESERVER_URL/machine?comp=health" -H "x-ms-version: $WIRESERVER_VERSION" \
+		-H "x-ms-agent-name: lkcloud" -H "Content-Type: text/xml;charset=utf-8" \
+		--data-binary "@$WORK/health.xml" --retry 3 --retry-delay 1 > /dev/null; then
+		say "azure: reported Ready (instance $instance)"
+	else
+		say "azure: the WireServer refused the Ready report"
+	fi
+}
+
+probe_azure() {
+	local code
+	azure_get name text > "$WORK/hostname"
+	code=$?
+	if [ "$code" != 0 ]; then
+		say "azure: $(why "$code")"
+		return 1
+	fi
+	echo Azure > "$WORK/provider"
+	azure_get userData text | base64 -d > "$WORK/userdata" 2>/dev/null
+	nonempty "$WORK/userdata" || say "azure: no user data"
+	azure_get publicKeys json | jq -r '.[]?.keyData // empty' > "$WORK/ssh_keys" 2>/dev/null
+	nonempty "$WORK/ssh_keys"
+	azure_ready
+	return 0
+}

@@ -1,0 +1,73 @@
+"""Fleet health checks: ``GET /healthz`` on a VM's forwarded port, as a cloud load balancer would.
+
+A worker answers ``200`` with ``ok VERSION``; anything else, or no answer, is not healthy. A VM
+whose QEMU is gone is unhealthy at once; one still running but not answering yet is starting.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential, wait_random
+
+from lkcloud.providers import Health
+from lkcloud_qemu.machine import LOOPBACK
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Where and how long to check (``grace``: seconds a new VM has to become healthy)."""
+
+    path: str = "/healthz"
+    port: int = 8080  # the guest port; each VM forwards its own host port to it
+    timeout: float = 3.0
+    interval: float = 2.0
+    grace: float = 300.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    health: Health
+    version: str | None = None
+    detail: str = ""
+
+
+def probe(port: int | None, check: HealthCheck, running: bool = True) -> Probe:
+    """One health check of the VM forwarding 127.0.0.1:``port`` to the guest."""
+    if not running:
+        return Probe(Health.UNHEALTHY, detail="the VM is not running")
+    if port is None:
+        return Probe(Health.UNKNOWN, detail="the VM forwards no port")
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=check.timeout)
+    try:
+        conn.request("GET", check.path)
+        response = conn.getresponse()
+        body = response.read(4096).decode(errors="replace").strip()
+    except (OSError, http.client.HTTPException) as exc:
+        return Probe(Health.STARTING, detail=f"no answer on port {port}: {exc or type(exc).__name__}")
+    finally:
+        conn.close()
+    word, _, version = body.partition(" ")
+    if response.status == 200 and word == "ok":
+        return Probe(Health.HEALTHY, version=version.strip() or None)
+    return Probe(Health.UNHEALTHY, detail=f"{check.path} answered {response.status}: {body[:200]}")
+
+
+def wait_healthy(port: int | None, check: HealthCheck, running: Callable[[], bool]) -> Probe:
+    """Check until healthy, the VM stops, or ``check.grace`` seconds pass; returns the last probe."""
+
+    def attempt() -> Probe:
+        return probe(port, check, running())
+
+    retrying = Retrying(
+        stop=stop_after_delay(check.grace),
+        wait=wait_exponential(multiplier=0.25, max=check.interval) + wait_random(0, 0.25),
+        retry=retry_if_result(lambda found: found.health is Health.STARTING),
+    )
+    try:
+        return retrying(attempt)
+    except RetryError as exc:
+        last = exc.last_attempt.result()
+        return Probe(Health.UNHEALTHY, detail=f"not healthy within {check.grace:g} s ({last.detail})")

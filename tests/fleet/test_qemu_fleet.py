@@ -1,0 +1,143 @@
+"""A local fleet's whole life under QEMU (TCG): create 2, invoke, refresh, invoke, a refresh to a
+broken image that must stop with the old fleet still serving, delete (no QEMU left, by PID)."""
+
+from __future__ import annotations
+
+import http.client
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lkcloud.build import BuildOptions, build
+from lkcloud.fleetfile import defaults
+from lkcloud.pkg.build import PackageOptions, build_packages
+from lkcloud.providers import FleetSpec, FleetStatus, Health
+from lkcloud_qemu import state
+from lkcloud_qemu.config import load
+from lkcloud_qemu.provider import QemuProvider
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.boot]
+
+PACKAGES = ("kernel", "init", "runc", "metadata", "faas-runtime")
+TEMPLATE = ROOT / "templates" / "faas-worker.yml"
+RELEASE = """onboot:
+  - name: functions
+    image: lkcloud/test-functions:{tag}
+    binds: [/run/functions:/run/functions]
+    runtime: {{mkdir: [/run/functions]}}
+files:
+  - path: etc/faas/version
+    contents: "{tag}"
+"""
+BROKEN = "kernel: {image: lkcloud/kernel:dev, cmdline: 'console=ttyS0 panic=-1'}\ninit: [lkcloud/runc:dev]\n"
+
+
+@dataclass(frozen=True)
+class Images:
+    v1: str
+    v2: str
+    broken: str
+
+
+def function_package(root: Path, tag: str) -> Path:
+    directory = root / f"functions-{tag}"
+    (directory / "rootfs" / "functions").mkdir(parents=True)
+    (directory / "build.yml").write_text(
+        f"image: lkcloud/test-functions\ntag: {tag}\ndebs: [busybox-static]\nkeep: [/bin/busybox]\n"
+        "entrypoint: [/bin/busybox, cp, -a, /functions/., /run/functions/]\n")
+    (directory / "rootfs" / "functions" / "hello").write_text(f'echo "{tag}: hello, $(cat)"\n')
+    return directory
+
+
+def worker(root: Path, store: Path, name: str, *files: Path) -> str:
+    result = build(BuildOptions(files=files, name=name, outdir=root / "out", cache=store))
+    kernel = next(p for p in result.outputs["kernel+initrd"] if p.name.endswith("-kernel"))
+    return str(kernel).removesuffix("-kernel")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
+    root = tmp_path_factory.mktemp("workers")
+    store = root / "store"
+    dirs = [ROOT / "pkg" / name for name in PACKAGES] + [function_package(root, t) for t in ("v1", "v2")]
+    build_packages(dirs, PackageOptions(cache=store))
+    for tag in ("v1", "v2"):
+        (root / f"release-{tag}.yml").write_text(RELEASE.format(tag=tag))
+    (root / "broken.yml").write_text(BROKEN)
+    return Images(v1=worker(root, store, "worker-v1", TEMPLATE, root / "release-v1.yml"),
+                  v2=worker(root, store, "worker-v2", TEMPLATE, root / "release-v2.yml"),
+                  broken=worker(root, store, "broken", root / "broken.yml"))
+
+
+USER_DATA = b'{"functions": {"entries": {"echo": {"perm": "0755", "content": "cat\\n"}}}}'
+
+
+def invoke(port: int | None, function: str, body: bytes) -> tuple[int, bytes]:
+    assert port is not None
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", f"/function/{function}", body)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def qemu_pids(under: Path) -> set[int]:
+    """Every live process whose command line names a path under ``under`` (our QEMUs)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(under).encode() in cmdline and b"qemu-system" in cmdline and state.alive(int(proc.name)):
+                found.add(int(proc.name))
+    return found
+
+
+def serving(status: FleetStatus, version: str) -> None:
+    assert status.state == "healthy", status
+    assert [i.health for i in status.instances] == [Health.HEALTHY] * 2
+    assert {i.version for i in status.instances} == {version}
+    assert len({i.port for i in status.instances}) == 2
+    for instance in status.instances:
+        assert invoke(instance.port, "hello", b"fleet") == (200, f"{version}: hello, fleet\n".encode())
+        assert invoke(instance.port, "nope", b"")[0] == 404
+        # Delivered as user data: cidata CD -> pkg/metadata -> /run/config/functions/echo.
+        assert invoke(instance.port, "echo", b"from user data") == (200, b"from user data")
+
+
+def test_fleet_lifecycle(images: Images, tmp_path: Path) -> None:
+    provider = QemuProvider(load(state_root=tmp_path / "state", images=tmp_path / "images", accel="tcg"))
+    seen: set[int] = set()
+    try:
+        created = provider.fleet_create(FleetSpec(name="life", image=images.v1, size=2, user_data=USER_DATA,
+                                                  policy=defaults("qemu").update))
+        serving(created, "v1")
+        seen |= qemu_pids(tmp_path)
+        assert len(seen) == 2
+
+        refreshed = provider.fleet_refresh("life", images.v2)
+        assert refreshed.succeeded, refreshed.message
+        assert refreshed.status is not None
+        serving(refreshed.status, "v2")
+        assert {i.id for i in refreshed.status.instances}.isdisjoint({i.id for i in created.instances})
+        seen |= qemu_pids(tmp_path)
+
+        failed = provider.fleet_refresh("life", images.broken)
+        assert not failed.succeeded
+        assert "failed its health check" in failed.message and "still serves the old image" in failed.message
+        after = provider.fleet_status("life")
+        serving(after, "v2")
+        assert after.image == refreshed.status.image
+        assert [i.id for i in after.instances] == [i.id for i in refreshed.status.instances]
+        seen |= qemu_pids(tmp_path)
+    finally:
+        provider.fleet_delete("life")
+    assert not any(state.alive(pid) for pid in seen)
+    assert qemu_pids(tmp_path) == set()
+    assert not (tmp_path / "state" / "fleets" / "life").exists()
