@@ -3,12 +3,13 @@ blobs to another host, fail transiently. Serves manifests and blobs from dicts, 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.net import serving
 
 
 @dataclass
@@ -80,11 +81,5 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_registry(state: FakeState) -> Iterator[int]:
     """Serve ``state`` on 127.0.0.1; yields the port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_handler(state)) as port:
+        yield port

@@ -22,12 +22,13 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.servers.azure_tls import TlsFiles
 from tests.servers.azure_vmss import ScaleSet, now
+from tests.support.net import serving
 
 Json = dict[str, Any]
 GROUP_PATH = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<group>[^/]+)(?P<rest>/.*)?$", re.I)
@@ -336,15 +337,6 @@ def _handler(fake: FakeArm) -> type[BaseHTTPRequestHandler]:
 def fake_arm(tls: TlsFiles, groups: set[str], steps: int = 2) -> Iterator[FakeArm]:
     """Serve a :class:`FakeArm` over https on a free 127.0.0.1 port; ``fake.base`` is its root URL."""
     fake = FakeArm(groups, steps)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
-    fake.base = f"https://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-arm", daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake), tls.server_context()) as port:
+        fake.base = f"https://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

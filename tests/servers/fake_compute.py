@@ -17,9 +17,11 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.net import serving
 
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 STEPS = ("PENDING", "RUNNING", "DONE")
@@ -393,14 +395,6 @@ def _handler(fake: FakeCompute) -> type[BaseHTTPRequestHandler]:
 def fake_compute(stable_after: int = 2) -> Iterator[FakeCompute]:
     """Serve a :class:`FakeCompute` on a free 127.0.0.1 port; ``fake.base`` is its root URL."""
     fake = FakeCompute(stable_after)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-compute", daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as port:
+        fake.base = f"http://127.0.0.1:{port}"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
