@@ -1,5 +1,5 @@
-"""Raw disks without root: a partition table in Python, a FAT boot partition through mtools,
-syslinux for BIOS, a UKI for UEFI.
+"""Raw disks without root: a partition table and a FAT32 boot partition written in Python
+(:mod:`lkcloud.formats.fatwriter`), syslinux for BIOS, a UKI for UEFI.
 
 Three kinds: ``efi`` (GPT + ESP holding the UKI), ``bios`` (MBR + one active FAT32 partition with
 syslinux and ``mbr.bin``) and ``hybrid`` (GPT whose ESP holds both; ``gptmbr.bin`` boots the
@@ -10,12 +10,15 @@ content; the disk file is sparse.
 from __future__ import annotations
 
 import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 from lkcloud.errors import BuildError, UsageError
-from lkcloud.formats import BuildInputs, bootloader, fat, gpt, mbr, uki
+from lkcloud.formats import BuildInputs, bootloader, fat, fatwriter, gpt, mbr, sparse, uki
 from lkcloud.formats.ids import GIB, MIB, SECTOR, ContentId, align_up, file_digest
 
 DEFAULT_SIZE = GIB
@@ -96,17 +99,22 @@ def stage_uki(inputs: BuildInputs) -> Path:
     return target
 
 
-def boot_files(inputs: BuildInputs, kind: DiskKind, ident: ContentId) -> dict[str, Path]:
-    """``{path on the boot partition: source}`` for a disk kind."""
+def boot_files(inputs: BuildInputs, kind: DiskKind) -> dict[str, fatwriter.File]:
+    """``{path on the boot partition: content}`` for a disk kind; the UKI is assembled in place."""
     kernel, initrd = kernel_and_initrd(inputs)
-    files: dict[str, Path] = {}
+    files: dict[str, fatwriter.File] = {}
     if kind in (DiskKind.EFI, DiskKind.HYBRID):
-        files[UKI_PATH] = stage_uki(inputs)
+        stub = bootloader.path("uki-stub")
+        parts = uki.sections(inputs.name, kernel, initrd, inputs.cmdline)
+
+        def write_uki(out: BinaryIO) -> None:
+            uki.write(out, stub, parts)
+
+        files[UKI_PATH] = fatwriter.File(uki.image_size(stub, parts), write_uki)
     if kind in (DiskKind.BIOS, DiskKind.HYBRID):
-        cfg = inputs.workdir / "syslinux" / f"{ident.digest[:16]}.cfg"
-        cfg.parent.mkdir(parents=True, exist_ok=True)
-        cfg.write_bytes(bootloader.syslinux_cfg(inputs.cmdline))
-        files |= {"vmlinuz": kernel, "initrd.img": initrd, "syslinux.cfg": cfg}
+        files["vmlinuz"] = fatwriter.from_path(kernel)
+        files["initrd.img"] = fatwriter.from_path(initrd)
+        files["syslinux.cfg"] = fatwriter.from_bytes(bootloader.syslinux_cfg(inputs.cmdline))
     return files
 
 
@@ -122,33 +130,63 @@ def _partition_table(fh_path: Path, kind: DiskKind, size: int, part_size: int, i
         gpt.write(fh, size, ident.guid("disk"), [esp])
 
 
-def write_disk(inputs: BuildInputs, kind: DiskKind, target: Path, size: int) -> Disk:
-    """Write a bootable disk of ``size`` bytes (a whole number of MiB) at ``target`` (created or
-    truncated). Raises :class:`UsageError` when the content does not fit."""
-    bootloader.require(*_BOOT_FILES[kind])
-    ident = content_id(inputs, kind, size)
-    files = boot_files(inputs, kind, ident)
-    part_size = fat.size_for((p.stat().st_size for p in files.values()), fat32=True)
+def _syslinux_twin(inputs: BuildInputs, layout: fatwriter.Layout, label: str) -> list[tuple[int, bytes]]:
+    """Install syslinux into a metadata-only copy of the volume (serial 0, no file data), so that it
+    runs while the data is streamed into the disk (syslinux only allocates clusters past ours).
+    Returns the copy's non-zero runs: metadata, boot sector and ldlinux.*, by volume offset."""
+    size = layout.geometry.sectors * SECTOR
+    handle, name = tempfile.mkstemp(prefix="syslinux-", suffix=".img", dir=inputs.workdir)
+    twin = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as fh:
+            fh.truncate(size)
+            fatwriter.write_metadata(fh, 0, layout, serial=0, label=label, epoch=inputs.source_date_epoch)
+        bootloader.install_syslinux(fat.Volume(twin, 0, size, 0, label, inputs.source_date_epoch))
+        with twin.open("rb") as src:
+            return [(offset, os.pread(src.fileno(), length, offset)) for offset, length in sparse.data_map(src, size)]
+    finally:
+        twin.unlink(missing_ok=True)
+
+
+def _layout(inputs: BuildInputs, kind: DiskKind, size: int, files: dict[str, fatwriter.File]) -> fatwriter.Layout:
+    part_size = fat.size_for((f.size for f in files.values()), fat32=True)
     needed = PARTITION_START + part_size + TAIL
     if size < needed:
         raise UsageError(
             f"--size {human(size)} is too small for {inputs.name}: the {kind} disk needs at least {human(needed)}",
             hint=f"use --size {-(-needed // MIB)}M or more",
         )
-    with target.open("wb") as fh:
-        fh.truncate(size)
+    geo = fatwriter.geometry(part_size, fat.fat32_cluster_sectors(part_size), PARTITION_START // SECTOR)
+    return fatwriter.plan(geo, {dest: f.size for dest, f in files.items()})
+
+
+def write_disk(inputs: BuildInputs, kind: DiskKind, target: Path, size: int) -> Disk:
+    """Write a bootable disk of ``size`` bytes (a whole number of MiB) at ``target`` (created or
+    truncated). Raises :class:`UsageError` when the content does not fit.
+
+    Three things overlap: hashing the inputs for the derived IDs, installing syslinux into a
+    metadata-only twin of the boot partition, and streaming the files into the disk."""
+    bootloader.require(*_BOOT_FILES[kind])
+    files = boot_files(inputs, kind)
+    layout = _layout(inputs, kind, size, files)
+    part_size = layout.geometry.sectors * SECTOR
+    label = "ESP" if kind != DiskKind.BIOS else "BOOT"
+    with ThreadPoolExecutor(2) as pool:
+        hashing = pool.submit(content_id, inputs, kind, size)
+        installing = pool.submit(_syslinux_twin, inputs, layout, label) if kind in _BOOT_CODE else None
+        with target.open("wb") as fh:
+            fh.truncate(size)
+            fatwriter.write_files(fh, PARTITION_START, layout, files)
+            ident = hashing.result()
+            if installing is None:
+                serial, epoch = ident.u32("fat-serial"), inputs.source_date_epoch
+                fatwriter.write_metadata(fh, PARTITION_START, layout, serial=serial, label=label, epoch=epoch)
+            else:
+                for offset, data in installing.result():
+                    fh.seek(PARTITION_START + offset)
+                    fh.write(data)
+                fatwriter.set_serial(fh, PARTITION_START, ident.u32("fat-serial"))
     _partition_table(target, kind, size, part_size, ident)
-    volume = fat.Volume(
-        target,
-        PARTITION_START,
-        part_size,
-        ident.u32("fat-serial"),
-        "ESP" if kind != DiskKind.BIOS else "BOOT",
-        inputs.source_date_epoch,
-    )
-    fat.make(volume, fat32=True)
-    fat.populate(volume, files)
     if kind in _BOOT_CODE:
-        bootloader.install_syslinux(volume)
         bootloader.write_boot_code(target, _BOOT_CODE[kind])
     return Disk(target, kind, size, ident)

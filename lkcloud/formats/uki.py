@@ -8,13 +8,13 @@ SizeOfInitializedData are updated, the checksum is zero and the certificate dire
 
 from __future__ import annotations
 
-import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from lkcloud.errors import BuildError
+from lkcloud.formats.fatwriter import copy_file
 from lkcloud.formats.ids import align_up
 
 SECTION_SIZE = 40
@@ -108,10 +108,16 @@ def write(out: BinaryIO, stub: Path, sections: list[Section]) -> None:
         if isinstance(section.source, bytes):
             out.write(section.source)
         else:
-            with section.source.open("rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
+            copy_file(section.source, out)
         out.write(bytes(raw_size - section.size))
         position = raw + raw_size
+
+
+def image_size(stub: Path, sections: list[Section]) -> int:
+    """The size in bytes :func:`write` produces."""
+    data = stub.read_bytes()
+    header, placed = _headers(data, _parse(data), sections)
+    return placed[-1][0] + placed[-1][1] if placed else len(header)
 
 
 def os_release(name: str) -> bytes:

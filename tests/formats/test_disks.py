@@ -327,7 +327,7 @@ def test_missing_tool_gives_an_install_hint(
     monkeypatch.setenv("PATH", str(empty))
     inputs = make_inputs()
     with pytest.raises(ToolMissingError) as caught:
-        FORMATS["raw-efi"].write(inputs, NULL)
+        FORMATS["iso-efi"].write(inputs, NULL)
     assert caught.value.hint == "install it with: apt-get install mtools"
     assert not list(inputs.outdir.iterdir())
 
