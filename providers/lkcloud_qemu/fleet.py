@@ -18,12 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lkcloud.errors import ProviderError, UsageError
+from lkcloud.fleetfile import HealthSettings
 from lkcloud.progress import NULL, Reporter
 from lkcloud.providers import FleetSpec, FleetStatus, Health, Instance, RefreshResult, UpdatePolicy
 from lkcloud_qemu import fleet_images, launch, state, vm
 from lkcloud_qemu.config import QemuConfig
 from lkcloud_qemu.console import ConsoleReader
-from lkcloud_qemu.fleet_health import HealthCheck, Probe, probe, wait_healthy
+from lkcloud_qemu.fleet_health import Probe, probe, wait_healthy
 from lkcloud_qemu.fleet_store import FleetDir, FleetRecord
 from lkcloud_qemu.machine import LOOPBACK, Forward
 
@@ -72,7 +73,7 @@ class Fleets:
         fleet.write(replace(record, next_index=record.next_index + 1))
         return record.next_index
 
-    def _start(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthCheck) -> Path:
+    def _start(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthSettings) -> Path:
         index = self._allocate(fleet)
         options = vm.VmOptions(
             image=image, name=f"{fleet.name}-{index}", state_dir=fleet.vm_dir(index), mem=self.config.mem,
@@ -83,13 +84,13 @@ class Fleets:
         launch.start(prepared)  # detached: QEMU runs in its own session, recorded in its state dir
         return prepared.state_dir
 
-    def _wait(self, state_dir: Path, check: HealthCheck) -> Booted:
+    def _wait(self, state_dir: Path, check: HealthSettings) -> Booted:
         record = state.read(state_dir)
         port = record.port if record else None
         found = wait_healthy(port, check, lambda: state.running_pid(state_dir) is not None)
         return Booted(state_dir.name, state_dir, found)
 
-    def boot(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthCheck,
+    def boot(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthSettings,
               reporter: Reporter) -> Booted:
         state_dir = self._start(fleet, image, user_data, check)
         reporter.step(f"  {state_dir.name}: booting {fleet_images.display(image)}, waiting for {check.path}")
@@ -115,7 +116,7 @@ class Fleets:
 
     # -- fleet verbs ---------------------------------------------------------------------------
 
-    def create(self, spec: FleetSpec, image: str, check: HealthCheck, reporter: Reporter = NULL) -> FleetStatus:
+    def create(self, spec: FleetSpec, image: str, check: HealthSettings, reporter: Reporter = NULL) -> FleetStatus:
         """Start ``spec.size`` VMs of ``image`` (a stored image id) and wait until each is healthy."""
         name, size = spec.name, spec.size
         fleet = self.dir(name)
@@ -154,7 +155,7 @@ class Fleets:
         return FleetStatus(provider=PROVIDER, name=name, size=record.size, image=record.image,
                            instances=instances, state=overall)
 
-    def _instance(self, vm_record: state.VmRecord, check: HealthCheck) -> Instance:
+    def _instance(self, vm_record: state.VmRecord, check: HealthSettings) -> Instance:
         found = probe(vm_record.port, check, vm_record.running)
         return Instance(id=vm_record.name, image=image_of(vm_record),
                         state="running" if vm_record.running else "stopped", health=found.health,

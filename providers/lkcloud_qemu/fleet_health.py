@@ -12,19 +12,9 @@ from dataclasses import dataclass
 
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential, wait_random
 
+from lkcloud.fleetfile import HealthSettings
 from lkcloud.providers import Health
 from lkcloud_qemu.machine import LOOPBACK
-
-
-@dataclass(frozen=True)
-class HealthCheck:
-    """Where and how long to check (``grace``: seconds a new VM has to become healthy)."""
-
-    path: str = "/healthz"
-    port: int = 8080  # the guest port; each VM forwards its own host port to it
-    timeout: float = 3.0
-    interval: float = 2.0
-    grace: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -34,13 +24,13 @@ class Probe:
     detail: str = ""
 
 
-def probe(port: int | None, check: HealthCheck, running: bool = True) -> Probe:
+def probe(port: int | None, check: HealthSettings, running: bool = True) -> Probe:
     """One health check of the VM forwarding 127.0.0.1:``port`` to the guest."""
     if not running:
         return Probe(Health.UNHEALTHY, detail="the VM is not running")
     if port is None:
         return Probe(Health.UNKNOWN, detail="the VM forwards no port")
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=check.timeout)
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=check.timeout_seconds)
     try:
         conn.request("GET", check.path)
         response = conn.getresponse()
@@ -55,19 +45,19 @@ def probe(port: int | None, check: HealthCheck, running: bool = True) -> Probe:
     return Probe(Health.UNHEALTHY, detail=f"{check.path} answered {response.status}: {body[:200]}")
 
 
-def wait_healthy(port: int | None, check: HealthCheck, running: Callable[[], bool]) -> Probe:
-    """Check until healthy, the VM stops, or ``check.grace`` seconds pass; returns the last probe."""
+def wait_healthy(port: int | None, check: HealthSettings, running: Callable[[], bool]) -> Probe:
+    """Check until healthy, the VM stops, or ``check.grace_seconds`` seconds pass; returns the last probe."""
 
     def attempt() -> Probe:
         return probe(port, check, running())
 
     retrying = Retrying(
-        stop=stop_after_delay(check.grace),
-        wait=wait_exponential(multiplier=0.25, max=check.interval) + wait_random(0, 0.25),
+        stop=stop_after_delay(check.grace_seconds),
+        wait=wait_exponential(multiplier=0.25, max=check.interval_seconds) + wait_random(0, 0.25),
         retry=retry_if_result(lambda found: found.health is Health.STARTING),
     )
     try:
         return retrying(attempt)
     except RetryError as exc:
         last = exc.last_attempt.result()
-        return Probe(Health.UNHEALTHY, detail=f"not healthy within {check.grace:g} s ({last.detail})")
+        return Probe(Health.UNHEALTHY, detail=f"not healthy within {check.grace_seconds:g} s ({last.detail})")

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
+from lkcloud.fleetfile import HealthSettings
 from lkcloud.fsutil import atomic_output
 from lkcloud.providers import UpdatePolicy
 from lkcloud_qemu import state
-from lkcloud_qemu.fleet_health import HealthCheck
 
 RECORD = "fleet.json"
 USER_DATA = "user-data"
@@ -39,7 +39,7 @@ class FleetRecord:
     name: str
     image: str
     size: int
-    check: HealthCheck = field(default_factory=HealthCheck)
+    check: HealthSettings = field(default_factory=HealthSettings)
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     next_index: int = 0
 
@@ -70,7 +70,7 @@ class FleetDir:
         except (OSError, json.JSONDecodeError) as exc:
             raise ProviderError(f"{self.path / RECORD}: cannot read the fleet record: {exc}") from exc
         return FleetRecord(name=raw["name"], image=raw["image"], size=int(raw["size"]),
-                           check=HealthCheck(**raw.get("check", {})),
+                           check=HealthSettings(**raw.get("check", {})),
                            policy=UpdatePolicy(**raw.get("policy", {})), next_index=int(raw.get("next_index", 0)))
 
     def write(self, record: FleetRecord) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lkcloud.errors import UsageError
-from lkcloud.fleetfile import defaults
+from lkcloud.fleetfile import HealthSettings, defaults
 from lkcloud.progress import NULL, Reporter
 from lkcloud.providers import (
     Artifact,
@@ -26,7 +26,6 @@ from lkcloud.providers import (
 from lkcloud_qemu import fleet_images, images, launch, state, vm
 from lkcloud_qemu.config import QemuConfig, load
 from lkcloud_qemu.fleet import Fleets
-from lkcloud_qemu.fleet_health import HealthCheck
 from lkcloud_qemu.machine import Forward
 
 
@@ -135,8 +134,6 @@ class QemuProvider:
         self.fleets().delete(name, reporter)
 
 
-def health_check() -> HealthCheck:
+def health_check() -> HealthSettings:
     """The QEMU fleet health check from the provider's fleet defaults (templates/fleets.yml)."""
-    found = defaults("qemu").health_check
-    return HealthCheck(path=found.path, port=found.port, timeout=found.timeout_seconds,
-                       interval=found.interval_seconds, grace=found.grace_seconds)
+    return defaults("qemu").health_check
