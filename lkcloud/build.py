@@ -82,7 +82,8 @@ def build(options: BuildOptions, reporter: Reporter = NULL) -> BuildResult:
             parts = build_initrd(rootfs, work, compression=options.compression, members=sink.members,
                                  dir_mtime=mtime)
             inputs = dataclasses.replace(inputs, cmdline=parts.cmdline, kernel=parts.kernel, initrd=parts.initrd,
-                                         initrd_only=parts.initrd_only, ucode=parts.ucode)
+                                         initrd_only=parts.initrd_only, ucode=parts.ucode,
+                                         kernel_digest=parts.kernel_digest, initrd_digest=parts.initrd_digest)
         written = {}
         for fmt in wanted:
             reporter.step(f"writing {fmt.name}")

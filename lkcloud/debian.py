@@ -14,13 +14,13 @@ from pathlib import Path
 
 from lkcloud.errors import BuildError, ToolFailedError
 from lkcloud.process import run
+from lkcloud.settings import user_cache_dir
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
 
 
 def deb_cache_dir() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "lkcloud" / "debs"
+    return user_cache_dir() / "debs"
 
 
 def resolve_version(package: str) -> str:

@@ -1,13 +1,19 @@
-"""Small file-system helpers: atomic outputs."""
+"""Small file-system helpers: atomic outputs, digests of what is written."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 @contextlib.contextmanager
@@ -34,15 +40,41 @@ def atomic_output(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
 
 @contextlib.contextmanager
 def atomic_path(path: Path, mode: int = 0o644) -> Iterator[Path]:
-    """Like :func:`atomic_output` but yields a temporary *path* for tools that write files."""
+    """Like :func:`atomic_output` but yields a *path* for tools that write files: not yet created,
+    with the final file name (qemu-img records it in VMDK descriptors), in a private directory
+    beside ``path``. It is renamed into place on success; on failure nothing appears.
+
+    The file does not exist beforehand so that writers create it rather than truncate it: on ext4
+    truncating a file to zero makes ``close()`` start writing back everything written since."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
-        yield Path(tmp)
+        tmp = scratch / path.name
+        yield tmp
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+class _Tee(io.RawIOBase):
+    """Forwards writes to ``out`` and feeds every byte to ``hashes`` on the way."""
+
+    def __init__(self, out: BinaryIO, hashes: tuple[hashlib._Hash, ...]) -> None:
+        self._out, self._hashes = out, hashes
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        view = memoryview(data)
+        for digest in self._hashes:
+            digest.update(view)
+        self._out.write(view)
+        return len(view)
+
+
+def hashing_writer(out: BinaryIO, *hashes: hashlib._Hash) -> io.BufferedWriter:
+    """A writer onto ``out`` that updates ``hashes`` as bytes pass: a digest of written data
+    without reading it back. Flush (or close) it before using ``out`` or the digests."""
+    return io.BufferedWriter(_Tee(out, hashes), 1 << 20)

@@ -10,6 +10,7 @@ gzip is compressed on all cores pigz-style (one gzip member; blocks primed with 
 
 from __future__ import annotations
 
+import hashlib
 import lzma
 import posixpath
 import stat
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from lkcloud.errors import BuildError, UsageError
+from lkcloud.fsutil import hashing_writer
 from lkcloud.pgzip import ParallelGzip
 
 CPIO_MAGIC = b"070701"
@@ -47,6 +49,8 @@ class InitrdFiles:
     initrd: Path  # the compressed cpio, ucode prepended when there is one
     initrd_only: Path  # the compressed cpio alone
     ucode: Path | None
+    kernel_digest: str = ""  # SHA-256 (hex) of kernel and initrd, taken as they were written
+    initrd_digest: str = ""
 
 
 # --- compression -------------------------------------------------------------------------------
@@ -202,11 +206,13 @@ def build_initrd(tar_path: Path, workdir: Path, *, compression: str = "gzip",
         raise BuildError("the configuration has no kernel", hint="add a kernel: section with an image")
     paths = {name: workdir / name for name in ("kernel", "initrd-only.img", "ucode.cpio", "initrd.img")}
     with tar_path.open("rb") as tar:
-        paths["kernel"].write_bytes(_read(tar, split["kernel"]))
+        kernel = _read(tar, split["kernel"])
+        paths["kernel"].write_bytes(kernel)
         cmdline = _read(tar, split.get("cmdline")).decode()
         ucode = _read(tar, split.get("ucode"))
-        with paths["initrd-only.img"].open("wb") as out:
-            sink = compressor(compression, out)
+        whole, alone = hashlib.sha256(ucode), hashlib.sha256()
+        with paths["initrd-only.img"].open("wb") as out, hashing_writer(out, whole, alone) as hashed:
+            sink = compressor(compression, hashed)
             write_cpio(tar, tree, sink, dir_mtime)
             sink.close()
     ucode_path = paths["ucode.cpio"] if ucode else None
@@ -220,7 +226,8 @@ def build_initrd(tar_path: Path, workdir: Path, *, compression: str = "gzip",
     else:
         paths["initrd.img"] = paths["initrd-only.img"]
     return InitrdFiles(kernel=paths["kernel"], cmdline=cmdline, initrd=paths["initrd.img"],
-                       initrd_only=paths["initrd-only.img"], ucode=ucode_path)
+                       initrd_only=paths["initrd-only.img"], ucode=ucode_path,
+                       kernel_digest=hashlib.sha256(kernel).hexdigest(), initrd_digest=whole.hexdigest())
 
 
 def read_cpio(data: bytes) -> Iterator[tuple[str, int, int, int, int, bytes]]:

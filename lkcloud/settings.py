@@ -136,3 +136,9 @@ def cache_dir(settings: Settings | None = None, flag: str | os.PathLike[str] | N
     path = (settings or Settings()).path(CACHE, flag)
     assert path is not None
     return path
+
+
+def user_cache_dir() -> Path:
+    """lkcloud's own cache of derived files (Debian packages, learnt boot loader bytes):
+    ``$XDG_CACHE_HOME/lkcloud``, else ``~/.cache/lkcloud``. The image cache is :func:`cache_dir`."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lkcloud"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import lzma
 import random
@@ -66,6 +67,8 @@ def test_cpio_layout_split_and_rules(tmp_path: Path) -> None:
     assert entries["dev/console"][0] == 0o20600
     listing = run(["cpio", "-itv", "--quiet"], input=parts.initrd_only.read_bytes()).text
     assert "dev/console" in listing and "etc/mtab -> /proc/mounts" in listing
+    assert parts.kernel_digest == hashlib.sha256(b"KERNEL").hexdigest()
+    assert parts.initrd_digest == hashlib.sha256(combined).hexdigest()  # taken while writing, ucode included
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "xz", "none"])
@@ -77,6 +80,7 @@ def test_compressions_round_trip_and_reproduce(tmp_path: Path, compression: str)
     second = build_initrd(tar, tmp_path / "b", compression=compression)
     data = first.initrd_only.read_bytes()
     assert data == second.initrd_only.read_bytes()
+    assert first.initrd_digest == second.initrd_digest == hashlib.sha256(first.initrd.read_bytes()).hexdigest()
     raw = {"gzip": gzip.decompress, "xz": lzma.decompress, "none": bytes,
            "zstd": lambda d: zstandard.ZstdDecompressor().decompressobj().decompress(d)}[compression](data)
     assert next(e[0] for e in read_cpio(raw)) == "bin"

@@ -38,6 +38,8 @@ class BuildInputs:
     initrd: Path | None = None  # the compressed initrd, ucode already prepended
     ucode: Path | None = None  # the ucode cpio, if the kernel image has one
     initrd_only: Path | None = None  # the compressed initrd without the ucode (tar-kernel-initrd)
+    kernel_digest: str = ""  # SHA-256 (hex) of kernel and initrd when the build took it as it wrote
+    initrd_digest: str = ""  # them; writers hash the files themselves otherwise
     rootfs_tar: Path | None = None  # the full root filesystem tar (PAX), when `needs_rootfs`
     size: int | None = None  # --size in bytes, where it applies
     source_date_epoch: int = LINUXKIT_MTIME

@@ -1,5 +1,4 @@
-"""Boot loader files from Debian packages (syslinux, isolinux, the systemd-boot stub) and the
-unprivileged ``syslinux --offset --install``."""
+"""Boot loader files from Debian packages (syslinux, isolinux, the systemd-boot stub)."""
 
 from __future__ import annotations
 
@@ -7,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lkcloud.errors import BuildError
-from lkcloud.formats.fat import Volume
-from lkcloud.process import run
 
 
 @dataclass(frozen=True)
@@ -57,12 +54,6 @@ def syslinux_cfg(cmdline: str, kernel: str = "/vmlinuz", initrd: str = "/initrd.
         f"  APPEND {cmdline}",
     ]
     return ("\n".join(lines) + "\n").encode()
-
-
-def install_syslinux(volume: Volume) -> None:
-    """Install ldlinux.sys/ldlinux.c32 and the FAT boot sector of the volume (byte offset)."""
-    require("ldlinux.c32")
-    run(["syslinux", "--offset", str(volume.offset), "--install", volume.image], env=volume.env)
 
 
 def write_boot_code(image: Path, name: str) -> None:

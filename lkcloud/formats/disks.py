@@ -7,11 +7,8 @@ and ``dynamic-vhd`` are qemu-img conversions; ``iso-*`` is one hybrid ISO.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from lkcloud.formats import BuildInputs, Format, bootloader, convert, gcp, iso, raw, vhd
@@ -28,19 +25,6 @@ def _output(inputs: BuildInputs, suffix: str, reporter: Reporter) -> Path:
     target = inputs.outdir / f"{inputs.name}{suffix}"
     reporter.step(f"writing {target.name}")
     return target
-
-
-@contextlib.contextmanager
-def named_output(target: Path) -> Iterator[Path]:
-    """A temporary path with the final file name (qemu-img records it in VMDK descriptors), moved
-    into place on success; nothing appears under ``target`` on failure."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        yield scratch / target.name
-        os.replace(scratch / target.name, target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def source_disk(inputs: BuildInputs, kind: DiskKind, multiple: int = MIB) -> raw.Disk:
@@ -97,7 +81,7 @@ def converted(kind: DiskKind, suffix: str, how: Callable[[raw.Disk, Path, BuildI
     def write(inputs: BuildInputs, reporter: Reporter) -> list[Path]:
         target = _output(inputs, suffix, reporter)
         disk = source_disk(inputs, kind)
-        with named_output(target) as tmp:
+        with atomic_path(target) as tmp:
             how(disk, tmp, inputs)
         return [target]
 

@@ -32,6 +32,7 @@ ATTR_DIR, ATTR_LABEL, ATTR_LFN = 0x10, 0x08, 0x0F
 LOWER_BASE, LOWER_EXT = 0x08, 0x10
 SHORT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'()-@^_`{}~")
 PAGE = 4096
+COPY_BUFFER = 1 << 20
 # int 0x18 (no bootable disk: let the firmware try the next device), then halt.
 NOT_BOOTABLE = bytes.fromhex("cd18f4ebfd")
 
@@ -45,24 +46,28 @@ class File:
 
 
 def copy_file(source: Path, out: BinaryIO) -> None:
-    """Append ``source`` at ``out``'s position, copied in the kernel (``copy_file_range``) when
-    ``out`` is a real file."""
+    """Append ``source`` (as big as it was when opened) at ``out``'s position, through one reused
+    buffer with ``pwrite``: on ext4 that beats ``copy_file_range``, which falls back to splicing."""
     try:
         out_fd = out.fileno()
     except (io.UnsupportedOperation, AttributeError):
         with source.open("rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
+            shutil.copyfileobj(src, out, COPY_BUFFER)
         return
     out.flush()
     position = out.tell()
-    with source.open("rb") as src:
+    buffer = memoryview(bytearray(COPY_BUFFER))
+    with source.open("rb", buffering=0) as src:
         left = os.fstat(src.fileno()).st_size
         while left:
-            done = os.copy_file_range(src.fileno(), out_fd, left, offset_dst=position)
-            if done == 0:
+            count = src.readinto(buffer[: min(left, COPY_BUFFER)])
+            if not count:
                 raise BuildError(f"{source} shrank while it was copied")
-            position += done
-            left -= done
+            done = 0
+            while done < count:
+                done += os.pwrite(out_fd, buffer[done:count], position + done)
+            position += count
+            left -= count
     out.seek(position)
 
 
@@ -126,6 +131,7 @@ class Node:
     count: int  # clusters
     size: int  # bytes (0 for directories)
     is_dir: bool
+    attributes: int = 0  # of a file: read-only 0x01, hidden 0x02, system 0x04, archive 0x20
 
 
 @dataclass(frozen=True)
@@ -156,8 +162,9 @@ def _children(directory: str, nodes: Iterable[Node]) -> list[Node]:
     return [n for n in nodes if n.path and _parent(n.path) == directory]
 
 
-def plan(geo: Geometry, files: Mapping[str, int]) -> Layout:
-    """Clusters for every directory and file (``{path: size}``), contiguous, in a stable order."""
+def plan(geo: Geometry, files: Mapping[str, int], attributes: Mapping[str, int] | None = None) -> Layout:
+    """Clusters for every directory and file (``{path: size}``), contiguous, in a stable order;
+    ``attributes`` gives some files their FAT attribute bits."""
     step = max(1, PAGE // geo.cluster_bytes)
     nodes: list[Node] = []
     cluster = 2
@@ -171,7 +178,7 @@ def plan(geo: Geometry, files: Mapping[str, int]) -> Layout:
         count = -(-files[path] // geo.cluster_bytes)
         if count:
             cluster = 2 + align_up(cluster - 2, step)
-        nodes.append(Node(path, cluster if count else 0, count, files[path], False))
+        nodes.append(Node(path, cluster if count else 0, count, files[path], False, (attributes or {}).get(path, 0)))
         cluster += count
     next_free = 2 + align_up(cluster - 2, step)
     if next_free - 2 > geo.clusters:
@@ -179,7 +186,8 @@ def plan(geo: Geometry, files: Mapping[str, int]) -> Layout:
     return Layout(geo, tuple(nodes), next_free)
 
 
-def _boot_sector(geo: Geometry, serial: int, label: str) -> bytes:
+def boot_sector(geo: Geometry, serial: int, label: str) -> bytes:
+    """The volume's boot sector: a FAT32 BPB and code that hands over to the next boot device."""
     out = bytearray(SECTOR)
     out[0:11] = b"\xeb\x58\x90LKCLOUD "
     struct.pack_into("<HBHBHHBHHH", out, 11, SECTOR, geo.cluster_sectors, geo.reserved, 2, 0, 0, 0xF8, 0, 63, 255)
@@ -294,7 +302,7 @@ def _directory(layout: Layout, node: Node, parent: int, label: str, epoch: int) 
         else:
             short, case = found
         taken.add(short)
-        out += _entry(short, ATTR_DIR if child.is_dir else 0, case, (child.first, child.size), epoch)
+        out += _entry(short, ATTR_DIR if child.is_dir else child.attributes, case, (child.first, child.size), epoch)
     if len(out) > node.count * layout.geometry.cluster_bytes:
         raise BuildError(f"directory {node.path or '/'} has too many entries")
     return bytes(out)
@@ -303,7 +311,7 @@ def _directory(layout: Layout, node: Node, parent: int, label: str, epoch: int) 
 def write_metadata(fh: BinaryIO, base: int, layout: Layout, *, serial: int, label: str, epoch: int) -> None:
     """Everything but the file data, at byte ``base`` of ``fh`` (a zero-filled volume)."""
     geo = layout.geometry
-    boot = _boot_sector(geo, serial, label)
+    boot = boot_sector(geo, serial, label)
     used = sum(n.count for n in layout.nodes)
     info = _fsinfo(geo.clusters - used, layout.next_free)
     for sector in (0, BACKUP_BOOT):

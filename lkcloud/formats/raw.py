@@ -1,5 +1,6 @@
 """Raw disks without root: a partition table and a FAT32 boot partition written in Python
-(:mod:`lkcloud.formats.fatwriter`), syslinux for BIOS, a UKI for UEFI.
+(:mod:`lkcloud.formats.fatwriter`), syslinux for BIOS (installed in-process,
+:mod:`lkcloud.formats.syslinux`), a UKI for UEFI.
 
 Three kinds: ``efi`` (GPT + ESP holding the UKI), ``bios`` (MBR + one active FAT32 partition with
 syslinux and ``mbr.bin``) and ``hybrid`` (GPT whose ESP holds both; ``gptmbr.bin`` boots the
@@ -10,7 +11,6 @@ content; the disk file is sparse.
 from __future__ import annotations
 
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lkcloud.errors import BuildError, UsageError
-from lkcloud.formats import BuildInputs, bootloader, fat, fatwriter, gpt, mbr, sparse, uki
+from lkcloud.formats import BuildInputs, bootloader, fat, fatwriter, gpt, mbr, syslinux, uki
 from lkcloud.formats.ids import GIB, MIB, SECTOR, ContentId, align_up, file_digest
 
 DEFAULT_SIZE = GIB
@@ -34,11 +34,12 @@ class DiskKind(StrEnum):
 
 _BOOT_FILES: dict[DiskKind, tuple[str, ...]] = {
     DiskKind.EFI: ("uki-stub",),
-    DiskKind.BIOS: ("mbr.bin", "ldlinux.c32"),
-    DiskKind.HYBRID: ("uki-stub", "gptmbr.bin", "ldlinux.c32"),
+    DiskKind.BIOS: ("mbr.bin",),
+    DiskKind.HYBRID: ("uki-stub", "gptmbr.bin"),
 }
 _BOOT_CODE = {DiskKind.BIOS: "mbr.bin", DiskKind.HYBRID: "gptmbr.bin"}
 UKI_PATH = "EFI/BOOT/BOOTX64.EFI"
+SYSLINUX_FILES = ("ldlinux.sys", "ldlinux.c32")
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ def content_id(inputs: BuildInputs, kind: str, size: int) -> ContentId:
         inputs.cmdline,
         str(size),
         str(inputs.source_date_epoch),
-        file_digest(kernel),
-        file_digest(initrd),
+        inputs.kernel_digest or file_digest(kernel),
+        inputs.initrd_digest or file_digest(initrd),
     )
 
 
@@ -130,24 +131,6 @@ def _partition_table(fh_path: Path, kind: DiskKind, size: int, part_size: int, i
         gpt.write(fh, size, ident.guid("disk"), [esp])
 
 
-def _syslinux_twin(inputs: BuildInputs, layout: fatwriter.Layout, label: str) -> list[tuple[int, bytes]]:
-    """Install syslinux into a metadata-only copy of the volume (serial 0, no file data), so that it
-    runs while the data is streamed into the disk (syslinux only allocates clusters past ours).
-    Returns the copy's non-zero runs: metadata, boot sector and ldlinux.*, by volume offset."""
-    size = layout.geometry.sectors * SECTOR
-    handle, name = tempfile.mkstemp(prefix="syslinux-", suffix=".img", dir=inputs.workdir)
-    twin = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as fh:
-            fh.truncate(size)
-            fatwriter.write_metadata(fh, 0, layout, serial=0, label=label, epoch=inputs.source_date_epoch)
-        bootloader.install_syslinux(fat.Volume(twin, 0, size, 0, label, inputs.source_date_epoch))
-        with twin.open("rb") as src:
-            return [(offset, os.pread(src.fileno(), length, offset)) for offset, length in sparse.data_map(src, size)]
-    finally:
-        twin.unlink(missing_ok=True)
-
-
 def _layout(inputs: BuildInputs, kind: DiskKind, size: int, files: dict[str, fatwriter.File]) -> fatwriter.Layout:
     part_size = fat.size_for((f.size for f in files.values()), fat32=True)
     needed = PARTITION_START + part_size + TAIL
@@ -157,36 +140,46 @@ def _layout(inputs: BuildInputs, kind: DiskKind, size: int, files: dict[str, fat
             hint=f"use --size {-(-needed // MIB)}M or more",
         )
     geo = fatwriter.geometry(part_size, fat.fat32_cluster_sectors(part_size), PARTITION_START // SECTOR)
-    return fatwriter.plan(geo, {dest: f.size for dest, f in files.items()})
+    system = {name: syslinux.SYSTEM_FILE for name in SYSLINUX_FILES if name in files}
+    return fatwriter.plan(geo, {dest: f.size for dest, f in files.items()}, system)
+
+
+def _add_syslinux(files: dict[str, fatwriter.File], loader: syslinux.Template) -> None:
+    """Room for ldlinux.sys (written once its sectors are known) and ldlinux.c32."""
+    files["ldlinux.sys"] = fatwriter.from_bytes(loader.ldlinux_sys)
+    files["ldlinux.c32"] = fatwriter.from_bytes(loader.ldlinux_c32)
 
 
 def write_disk(inputs: BuildInputs, kind: DiskKind, target: Path, size: int) -> Disk:
     """Write a bootable disk of ``size`` bytes (a whole number of MiB) at ``target`` (created or
     truncated). Raises :class:`UsageError` when the content does not fit.
 
-    Three things overlap: hashing the inputs for the derived IDs, installing syslinux into a
-    metadata-only twin of the boot partition, and streaming the files into the disk."""
+    When the build gave no digests of the kernel and initrd, hashing them for the derived IDs
+    overlaps streaming the files into the disk."""
     bootloader.require(*_BOOT_FILES[kind])
     files = boot_files(inputs, kind)
+    loader = syslinux.template() if kind in _BOOT_CODE else None
+    if loader is not None:
+        _add_syslinux(files, loader)
     layout = _layout(inputs, kind, size, files)
-    part_size = layout.geometry.sectors * SECTOR
+    geo = layout.geometry
+    first = layout.placement("ldlinux.sys") // SECTOR if loader is not None else 0  # a contiguous file
+    if loader is not None:
+        sectors = list(range(first, first + loader.sectors))
+        files["ldlinux.sys"] = fatwriter.from_bytes(syslinux.patched(loader, sectors))
     label = "ESP" if kind != DiskKind.BIOS else "BOOT"
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(content_id, inputs, kind, size)
-        installing = pool.submit(_syslinux_twin, inputs, layout, label) if kind in _BOOT_CODE else None
         with target.open("wb") as fh:
             fh.truncate(size)
             fatwriter.write_files(fh, PARTITION_START, layout, files)
             ident = hashing.result()
-            if installing is None:
-                serial, epoch = ident.u32("fat-serial"), inputs.source_date_epoch
-                fatwriter.write_metadata(fh, PARTITION_START, layout, serial=serial, label=label, epoch=epoch)
-            else:
-                for offset, data in installing.result():
-                    fh.seek(PARTITION_START + offset)
-                    fh.write(data)
-                fatwriter.set_serial(fh, PARTITION_START, ident.u32("fat-serial"))
-    _partition_table(target, kind, size, part_size, ident)
+            serial, epoch = ident.u32("fat-serial"), inputs.source_date_epoch
+            fatwriter.write_metadata(fh, PARTITION_START, layout, serial=serial, label=label, epoch=epoch)
+            if loader is not None:
+                fh.seek(PARTITION_START)
+                fh.write(syslinux.boot_sector(loader, fatwriter.boot_sector(geo, serial, label), first))
+    _partition_table(target, kind, size, geo.sectors * SECTOR, ident)
     if kind in _BOOT_CODE:
         bootloader.write_boot_code(target, _BOOT_CODE[kind])
     return Disk(target, kind, size, ident)

@@ -2,7 +2,8 @@
 ``.initrd`` appended as PE sections, packed tightly with ``struct`` (no objcopy, no ukify).
 
 Each new section's virtual address follows the previous one, aligned to SectionAlignment; its
-raw data is FileAlignment-aligned and zero-padded; the header's section count, SizeOfImage and
+raw data is FileAlignment-aligned (page-aligned for the kernel and initrd, so that copying them
+writes whole pages) and zero-padded; the header's section count, SizeOfImage and
 SizeOfInitializedData are updated, the checksum is zero and the certificate directory cleared.
 """
 
@@ -21,6 +22,7 @@ SECTION_SIZE = 40
 DATA_READ = 0x40000040  # IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ
 _SECTION = struct.Struct("<8sIIIIIIHHI")
 CERTIFICATE_DIRECTORY = 4
+PAGE = 4096  # file-backed sections (kernel, initrd) start on a page of the image file
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def _headers(stub: bytes, pe: _Pe, sections: list[Section]) -> tuple[bytes, list
     added = 0
     for index, section in enumerate(sections):
         size = section.size
+        if not isinstance(section.source, bytes):  # page-aligned: whole pages are written, never merged
+            raw = align_up(raw, max(pe.file_alignment, PAGE))
         raw_size = align_up(size, pe.file_alignment)
         name = section.name.encode().ljust(8, b"\0")
         _SECTION.pack_into(

@@ -28,7 +28,6 @@ def write_iso(data: bytes, dest: Path) -> Path:
             (tree / name).write_bytes(data)
             os.utime(tree / name, (int(epoch), int(epoch)))
         with atomic_path(dest) as out:
-            out.unlink()  # xorriso refuses to overwrite a file it did not make
             run(
                 ["xorriso", "-as", "mkisofs", "-quiet", "-o", out, "-V", LABEL, "-J", "-R", tree],
                 env={"SOURCE_DATE_EPOCH": epoch},

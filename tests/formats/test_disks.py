@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -262,6 +263,17 @@ def test_reproducible(built: dict[str, Path], kernel: Path, initrd: Path, tmp_pa
         assert content_digest(again[name]) == content_digest(path), name
 
 
+def test_digests_from_the_build_give_the_same_disk(built: dict[str, Path], kernel: Path, initrd: Path,
+                                                  tmp_path: Path) -> None:
+    """`lkcloud build` hands over the digests it took while writing; the disk is the same as when
+    the writer hashes the files itself."""
+    known = {"kernel_digest": hashlib.sha256(kernel.read_bytes()).hexdigest(),
+             "initrd_digest": hashlib.sha256(initrd.read_bytes()).hexdigest()}
+    for name in ("raw", "raw-bios"):
+        (disk,) = FORMATS[name].write(inputs_at(tmp_path, kernel, initrd, outdir=tmp_path / name, **known), NULL)
+        assert content_digest(disk) == content_digest(built[name]), name
+
+
 @pytest.fixture(scope="module")
 def hello_disks(hello: Hello, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every disk format of examples/hello.yml, and the gcp archive's disk.raw as GNU tar unpacks it."""
@@ -303,7 +315,8 @@ def test_size_must_be_positive(make_inputs: MakeInputs) -> None:
         ("raw-efi", "uki-stub", "systemd-boot-efi"),
         ("raw-bios", "mbr.bin", "syslinux"),
         ("raw", "gptmbr.bin", "syslinux"),
-        ("gcp", "ldlinux.c32", "syslinux-common"),
+        ("gcp", "gptmbr.bin", "syslinux"),
+        ("iso-bios", "ldlinux.c32", "syslinux-common"),
         ("iso-bios", "isolinux.bin", "isolinux"),
         ("iso-efi", "isohdpfx.bin", "isolinux"),
     ],
