@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import traceback
@@ -14,6 +13,7 @@ from lkcloud import __version__
 from lkcloud.cli import context
 from lkcloud.cli.groups import build_groups
 from lkcloud.errors import LkcloudError
+from lkcloud.optional import optional_module
 
 # Core command modules; each exposes register(app).
 COMMAND_MODULES = (
@@ -55,13 +55,9 @@ def root(
 
 def _register() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(app)
+        module = optional_module(name)
+        if module is not None:
+            module.register(app)
     build_groups(app)
 
 

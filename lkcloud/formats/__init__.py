@@ -8,12 +8,12 @@ atomically under ``inputs.outdir``.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lkcloud.errors import UsageError
+from lkcloud.optional import optional_module
 from lkcloud.progress import Reporter
 from lkcloud.providers import BootMode
 from lkcloud.reproducible import LINUXKIT_MTIME
@@ -60,13 +60,9 @@ def table() -> dict[str, Format]:
     """Every known format, by name."""
     found: dict[str, Format] = {}
     for name in MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.update(module.FORMATS)
+        module = optional_module(name)
+        if module is not None:
+            found.update(module.FORMATS)
     return found
 
 
