@@ -6,7 +6,8 @@ import hashlib
 from pathlib import Path
 
 from lkcloud.errors import UsageError
-from lkcloud.providers import Artifact, BootMode
+from lkcloud.platform import BootMode
+from lkcloud.providers import Artifact
 
 _CHUNK = 4 << 20
 

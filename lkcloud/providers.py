@@ -20,13 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lkcloud.errors import ProviderUnavailableError
+from lkcloud.platform import BootMode
 from lkcloud.progress import NULL, Reporter
 
-
-class BootMode(StrEnum):
-    BIOS = "bios"
-    UEFI = "uefi"
-    HYBRID = "hybrid"  # one disk that boots both ways
+__all__ = ["BootMode"]
 
 
 class Health(StrEnum):

@@ -29,13 +29,34 @@ T = TypeVar("T")
 Value = str | int | float | bool | list[str] | None
 
 
+_KINDS: dict[type, str] = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
+                           list: "a list of words"}
+
+
 @dataclass(frozen=True)
 class Setting:
-    """One configurable value: ``key`` is dotted (``section.name``)."""
+    """One configurable value: ``key`` is dotted (``section.name``); ``kind`` is the type every
+    source is converted to (inferred from the default when not given)."""
 
     key: str
     default: Value = None
     help: str = ""
+    kind: type | None = None  # None: the default's type
+
+    @property
+    def type(self) -> type:
+        return self.kind or _infer(self.default)
+
+    def convert(self, value: Any, source: str) -> Value:
+        """``value`` (from ``source``: an env variable, a file) as this setting's kind; ConfigError
+        naming the setting and the source otherwise."""
+        if value is None:
+            return None
+        try:
+            return _convert(value, self.type)
+        except (TypeError, ValueError):
+            raise ConfigError([f"{source}: {self.key} expects {_KINDS.get(self.type, self.type.__name__)},"
+                               f" got {value!r}"]) from None
 
     @property
     def env(self) -> str:
@@ -45,9 +66,16 @@ class Setting:
 REGISTRY: dict[str, Setting] = {}
 
 
-def declare(key: str, default: Value = None, help: str = "") -> Setting:
+def _infer(default: Value) -> type:
+    for kind in (bool, int, float, list):
+        if isinstance(default, kind):
+            return kind
+    return str
+
+
+def declare(key: str, default: Value = None, help: str = "", kind: type | None = None) -> Setting:
     """Declare a setting once, at import time of the module that owns it."""
-    setting = Setting(key, default, help)
+    setting = Setting(key, default, help, kind)
     REGISTRY[key] = setting
     return setting
 
@@ -84,16 +112,35 @@ def _lookup(table: Mapping[str, Any], key: str) -> tuple[bool, Any]:
     return True, node
 
 
-def _coerce(raw: str, like: Value) -> Value:
-    if isinstance(like, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(like, int):
-        return int(raw)
-    if isinstance(like, float):
-        return float(raw)
-    if isinstance(like, list):
-        return [part for part in raw.replace(",", " ").split() if part]
-    return raw
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _convert(value: Any, kind: type) -> Value:
+    """A value from the environment (text) or a TOML file (typed) as ``kind``."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(value)
+    if kind is int:
+        if isinstance(value, bool | float):
+            raise ValueError(value)
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return float(value)
+    if kind is list:
+        if isinstance(value, list) and all(isinstance(part, str) for part in value):
+            return list(value)
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        raise ValueError(value)
+    if isinstance(value, dict | list | bool):
+        raise ValueError(value)
+    return str(value)
 
 
 class Settings:
@@ -112,14 +159,12 @@ class Settings:
         if flag is not None:
             return flag, "flag"
         if setting.env in self._env and self._env[setting.env] != "":
-            try:
-                return _coerce(self._env[setting.env], setting.default), "env"
-            except ValueError as exc:
-                raise ConfigError([f"{setting.env}: {exc}"]) from exc
+            raw = self._env[setting.env]
+            return setting.convert(raw, f"{setting.env}={raw}"), "env"
         for path, table in self._files:
             found, value = _lookup(table, setting.key)
             if found:
-                return value, str(path)
+                return setting.convert(value, str(path)), str(path)
         return setting.default, "default"
 
     def text(self, setting: Setting, flag: str | None = None) -> str | None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from lkcloud.errors import UsageError
 from lkcloud.optional import optional_module
+from lkcloud.platform import BootMode
 from lkcloud.progress import Reporter
-from lkcloud.providers import BootMode
 from lkcloud.reproducible import LINUXKIT_MTIME
 
 # Modules that contribute formats (each defines FORMATS).

@@ -15,8 +15,8 @@ from lkcloud.formats import BuildInputs, Format, bootloader, convert, gcp, iso, 
 from lkcloud.formats.ids import GIB, MIB
 from lkcloud.formats.raw import DiskKind
 from lkcloud.fsutil import atomic_path
+from lkcloud.platform import BootMode
 from lkcloud.progress import Reporter
-from lkcloud.providers import BootMode
 
 Writer = Callable[[BuildInputs, Reporter], list[Path]]
 
