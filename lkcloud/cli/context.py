@@ -42,12 +42,19 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def emit(result: Any, text: str | Callable[[], str] | None = None) -> None:
-    """Print ``result`` as JSON under --json, else ``text`` (unless --quiet)."""
+def emit(result: Any, text: str | Callable[[], str] | None = None, *,
+         ids: list[str] | Callable[[], list[str]] | None = None) -> None:
+    """Print ``result`` as JSON under --json; under --quiet only ``ids`` (the result's ids or
+    paths, one per line, as ``docker -q`` does); else ``text``."""
     if OPTIONS.json:
         sys.stdout.write(json.dumps(to_jsonable(result), indent=2, sort_keys=True) + "\n")
         return
-    if OPTIONS.quiet or text is None:
+    if OPTIONS.quiet:
+        found = ids() if callable(ids) else ids
+        if found:
+            sys.stdout.write("".join(f"{line}\n" for line in found))
+        return
+    if text is None:
         return
     rendered = text() if callable(text) else text
     if rendered:
