@@ -23,13 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from lkcloud.fleetfile import defaults
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from lkcloud.build import BuildOptions, build
-from lkcloud.fleetfile import defaults
 from lkcloud.pkg.build import PackageOptions, build_packages
 from lkcloud.process import spawn
-from lkcloud.providers import FleetSpec
+from lkcloud.provider.types import FleetSpec
 from lkcloud.settings import cache_dir
 from lkcloud_qemu.config import load
 from lkcloud_qemu.provider import QemuProvider

@@ -17,8 +17,8 @@ from lkcloud.artifact import from_file
 from lkcloud.errors import LkcloudError
 from lkcloud.metadata import read_user_data
 from lkcloud.progress import Task
-from lkcloud.providers import Provider, UpdatePolicy
-from lkcloud_aws.options import AwsOptions
+from lkcloud.provider.types import Provider, UpdatePolicy
+from lkcloud_aws.config import AwsOptions
 from lkcloud_aws.provider import AwsProvider
 
 

@@ -62,7 +62,7 @@ def test_interrupt_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_emit_json(capsys: pytest.CaptureFixture[str]) -> None:
     context.OPTIONS.json = True
-    from lkcloud.providers import PushResult
+    from lkcloud.provider.types import PushResult
 
     context.emit(PushResult(provider="aws", name="x", image_id="ami-1"), "human text")
     out = capsys.readouterr().out

@@ -10,19 +10,11 @@ import typer
 from typer.exceptions import TyperException
 
 from lkcloud import __version__
-from lkcloud.cli import context
-from lkcloud.cli.groups import build_groups
+from lkcloud.cli import build, cache, context, metadata, pkg, providers, validate
 from lkcloud.errors import LkcloudError
-from lkcloud.optional import optional_module
 
-# Core command modules; each exposes register(app).
-COMMAND_MODULES = (
-    "lkcloud.cli.validate",
-    "lkcloud.cli.build",
-    "lkcloud.cli.cache",
-    "lkcloud.cli.pkg",
-    "lkcloud.cli.metadata",
-)
+# Command modules, each with register(app): the core's, then the provider verbs for every provider.
+COMMAND_MODULES = (validate, build, cache, pkg, metadata, providers)
 
 app = typer.Typer(
     name="lkcloud",
@@ -54,11 +46,8 @@ def root(
 
 
 def _register() -> None:
-    for name in COMMAND_MODULES:
-        module = optional_module(name)
-        if module is not None:
-            module.register(app)
-    build_groups(app)
+    for module in COMMAND_MODULES:
+        module.register(app)
 
 
 _register()

@@ -11,7 +11,7 @@ from typing import Any
 from lkcloud.errors import ProviderError, UsageError
 from lkcloud.metadata import check_size
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import FleetStatus, Health, Instance, RefreshResult, UpdatePolicy
+from lkcloud.provider.types import FleetStatus, Health, Instance, RefreshResult, UpdatePolicy
 from lkcloud_aws import tags
 from lkcloud_aws.instances import METADATA_OPTIONS, Placement
 from lkcloud_aws.session import Aws, call, wait_for

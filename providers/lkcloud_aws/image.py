@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
+from lkcloud.platform import BootMode
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import BootMode
 from lkcloud_aws import tags
 from lkcloud_aws.choices import Arch, AwsBootMode
 from lkcloud_aws.ebs_upload import delete_snapshot

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lkcloud.metadata import check_size
-from lkcloud.providers import Health, Instance
+from lkcloud.provider.types import Health, Instance
 from lkcloud_aws import tags
 from lkcloud_aws.session import Aws, call
 

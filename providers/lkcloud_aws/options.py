@@ -1,73 +1,32 @@
-"""Typed options of the AWS provider, resolved once from flags, LKCLOUD_AWS_*, lkcloud.toml, defaults."""
+"""The AWS provider's own options (no SDK import: the CLI builds its flags from this table)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from lkcloud.provider.options import ALL, LAUNCH, ProviderOption, ProviderOptions, Verb
+from lkcloud_aws import settings as s
+from lkcloud_aws.choices import Method
 
-from lkcloud.errors import UsageError
-from lkcloud.settings import Setting, Settings
-from lkcloud_aws import settings as keys
-from lkcloud_aws.choices import Arch, AwsBootMode, Method
-from lkcloud_aws.instances import Placement
-from lkcloud_aws.session import Tuning
+PUSH = frozenset({Verb.PUSH})
 
-
-@dataclass(frozen=True)
-class PushOptions:
-    name: str | None = None  # AMI name; default <family>-<digest[:12]>
-    method: Method | None = None  # default: aws.method (direct)
-    boot_mode: AwsBootMode | None = None  # default: from the artifact's boot mode
-    arch: Arch | None = None  # default: from the artifact
-    bucket: str | None = None
-    copy_to: tuple[str, ...] = ()
-    public: bool = False
-    share: tuple[str, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
-    ssm_parameter: str | None = None
-    create_role: bool = False
-    tpm: bool = False
-
-
-@dataclass(frozen=True)
-class AwsOptions:
-    region: str | None = None
-    push: PushOptions = field(default_factory=PushOptions)
-    placement: Placement = field(default_factory=lambda: Placement("t3.micro"))
-    tuning: Tuning = field(default_factory=Tuning)
-    journal_dir: Path = field(default_factory=lambda: Path("~/.lkcloud/aws-uploads").expanduser())
-    part_size: int = 64 << 20
-    snapshot_timeout: int = 240  # minutes
-
-    @classmethod
-    def resolve(cls, settings: Settings | None = None, *, push: PushOptions | None = None,
-                **flags: Any) -> AwsOptions:
-        """Options from ``flags`` (None = not given) over env, config files and defaults."""
-        s = settings or Settings()
-
-        def get(setting: Setting, flag: Any = None) -> Any:
-            return s.get(setting, flag)
-
-        try:
-            tuning = Tuning(concurrency=int(get(keys.CONCURRENCY, flags.get("concurrency"))),
-                            shards=int(get(keys.CLIENT_SHARDS)), attempts=int(get(keys.ATTEMPTS)),
-                            connect_timeout=float(get(keys.CONNECT_TIMEOUT)),
-                            read_timeout=float(get(keys.READ_TIMEOUT)),
-                            deadline=float(get(keys.DEADLINE)), poll=float(get(keys.POLL)))
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"invalid aws setting: {exc}") from exc
-        push = push or PushOptions()
-        method = Method(get(keys.METHOD, push.method))
-        bucket = get(keys.BUCKET, push.bucket)
-        placement = Placement(str(get(keys.INSTANCE_TYPE, flags.get("instance_type"))),
-                              get(keys.SUBNET, flags.get("subnet")),
-                              get(keys.SECURITY_GROUP, flags.get("security_group")),
-                              get(keys.KEY_NAME, flags.get("key_name")))
-        journal = s.path(keys.JOURNAL_DIR)
-        assert journal is not None
-        return cls(region=get(keys.REGION, flags.get("region")),
-                   push=PushOptions(**{**push.__dict__, "method": method, "bucket": bucket}),
-                   placement=placement, tuning=tuning, journal_dir=journal, part_size=int(get(keys.PART_SIZE)),
-                   snapshot_timeout=int(get(keys.SNAPSHOT_TIMEOUT)))
+OPTIONS = ProviderOptions(options=(
+    ProviderOption("region", ("--region",), "AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
+                   verbs=ALL, setting=s.REGION),
+    ProviderOption("profile", ("--profile",), "AWS profile from ~/.aws/config (else AWS_PROFILE)", verbs=ALL),
+    ProviderOption("method", ("--method",), "upload: direct (EBS direct APIs) or import (S3 + ImportSnapshot)",
+                   type=Method, verbs=PUSH, setting=s.METHOD),
+    ProviderOption("bucket", ("--bucket",), "S3 bucket for --method import", verbs=PUSH, setting=s.BUCKET),
+    ProviderOption("copy_to", ("--copy-to",), "copy the AMI to these regions (repeat or comma-list)", verbs=PUSH,
+                   multiple=True),
+    ProviderOption("public", ("--public",), "make the AMI public", type=bool, verbs=PUSH),
+    ProviderOption("share", ("--share",), "share with these account ids (repeat or comma-list)", verbs=PUSH,
+                   multiple=True),
+    ProviderOption("tags", ("--tag",), "extra tag KEY=VALUE (repeatable)", verbs=PUSH, multiple=True),
+    ProviderOption("ssm_parameter", ("--ssm-parameter",), "SSM parameter to point at the AMI", verbs=PUSH),
+    ProviderOption("create_role", ("--create-role",), "create the vmimport role if missing (--method import)",
+                   type=bool, verbs=PUSH),
+    ProviderOption("tpm", ("--tpm",), "NitroTPM support (UEFI images only)", type=bool, verbs=PUSH),
+    ProviderOption("subnet", ("--subnet",), "subnet id", verbs=LAUNCH, setting=s.SUBNET),
+    ProviderOption("security_group", ("--security-group",), "security group id", verbs=LAUNCH,
+                   setting=s.SECURITY_GROUP),
+    ProviderOption("key_name", ("--key-name",), "EC2 key pair name", verbs=LAUNCH, setting=s.KEY_NAME),
+))

@@ -8,7 +8,7 @@ from typing import Any
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import (
+from lkcloud.provider.types import (
     Artifact,
     FleetSpec,
     FleetStatus,
@@ -21,8 +21,8 @@ from lkcloud.providers import (
 )
 from lkcloud_aws import ebs_upload, fleet, image, instances, prune, s3_import
 from lkcloud_aws.choices import Method
+from lkcloud_aws.config import AwsOptions
 from lkcloud_aws.image import ARCHES, BOOT_MODES, ImageResult, ImageSpec
-from lkcloud_aws.options import AwsOptions
 from lkcloud_aws.session import Aws, wait_for
 
 

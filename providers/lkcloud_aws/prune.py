@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import ImageRecord
+from lkcloud.provider.types import ImageRecord
 from lkcloud_aws import tags
 from lkcloud_aws.fleet import images_in_use
 from lkcloud_aws.image import deregister

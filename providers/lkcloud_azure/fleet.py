@@ -15,7 +15,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from lkcloud.errors import TimeoutExceededError, UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import FleetStatus, Health, Instance, RefreshResult
+from lkcloud.provider.types import FleetStatus, Health, Instance, RefreshResult
 from lkcloud_azure import network
 from lkcloud_azure.calls import call, find, wait
 from lkcloud_azure.clients import Api

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lkcloud.errors import UsageError
+from lkcloud.platform import BootMode
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import BootMode
 from lkcloud_azure.calls import call, find, wait
 from lkcloud_azure.clients import Api
 

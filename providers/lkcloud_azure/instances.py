@@ -13,7 +13,7 @@ import requests
 
 from lkcloud.errors import ProviderError, UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import Instance, RunRequest, RunResult
+from lkcloud.provider.types import Instance, RunRequest, RunResult
 from lkcloud_azure import network
 from lkcloud_azure.calls import call, wait
 from lkcloud_azure.clients import Api

@@ -12,7 +12,7 @@ from typing import Any
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import ImageRecord
+from lkcloud.provider.types import ImageRecord
 from lkcloud_azure import gallery, image
 from lkcloud_azure.calls import call, find
 from lkcloud_azure.clients import Api

@@ -14,7 +14,7 @@ from pathlib import Path
 from lkcloud import state
 from lkcloud.errors import BuildError, UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import Artifact, PushResult
+from lkcloud.provider.types import Artifact, PushResult
 from lkcloud_azure import gallery, image, vhd
 from lkcloud_azure.clients import Api
 from lkcloud_azure.upload import PageBlobUploader, UploadResult

@@ -25,7 +25,7 @@ from tenacity import (
 
 from lkcloud.errors import TimeoutExceededError, UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import FleetStatus, Health, Instance, RefreshResult
+from lkcloud.provider.types import FleetStatus, Health, Instance, RefreshResult
 from lkcloud_gcp import image, operations
 from lkcloud_gcp.calls import TRANSIENT, call, find, listing
 from lkcloud_gcp.clients import Api

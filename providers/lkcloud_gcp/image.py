@@ -10,8 +10,8 @@ from typing import Any
 from google.cloud import compute_v1
 
 from lkcloud.errors import UsageError
+from lkcloud.platform import BootMode
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import BootMode
 from lkcloud_gcp import operations
 from lkcloud_gcp.calls import call, find, listing
 from lkcloud_gcp.clients import Api

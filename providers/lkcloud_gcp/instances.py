@@ -9,7 +9,7 @@ from google.cloud import compute_v1
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import Health, Instance, RunRequest, RunResult
+from lkcloud.provider.types import Health, Instance, RunRequest, RunResult
 from lkcloud_gcp import image, operations
 from lkcloud_gcp.calls import call
 from lkcloud_gcp.clients import Api

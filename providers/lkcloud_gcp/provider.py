@@ -8,7 +8,7 @@ from pathlib import Path
 from lkcloud import state
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import (
+from lkcloud.provider.types import (
     Artifact,
     FleetSpec,
     FleetStatus,

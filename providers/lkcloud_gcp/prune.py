@@ -11,7 +11,7 @@ from typing import Any
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import ImageRecord
+from lkcloud.provider.types import ImageRecord
 from lkcloud_gcp import image
 from lkcloud_gcp.calls import listing
 from lkcloud_gcp.clients import Api

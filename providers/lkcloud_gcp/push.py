@@ -14,8 +14,9 @@ from pathlib import Path
 
 from lkcloud import state
 from lkcloud.errors import ProviderError, UsageError
+from lkcloud.platform import BootMode
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import Artifact, BootMode, PushResult
+from lkcloud.provider.types import Artifact, PushResult
 from lkcloud_gcp import archive, image
 from lkcloud_gcp.clients import Api
 from lkcloud_gcp.upload import SessionStore, Uploader, UploadRequest, file_source

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lkcloud.errors import UsageError
-from lkcloud.providers import BootMode
+from lkcloud.platform import BootMode
 from lkcloud_qemu.accel import Accel
-from lkcloud_qemu.image import BootSource, SourceKind
+from lkcloud_qemu.bootsource import BootSource, SourceKind
 
 QEMU = "qemu-system-x86_64"
 OVMF = Path("/usr/share/ovmf/OVMF.fd")

@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lkcloud.errors import UsageError
+from lkcloud.platform import BootMode
 from lkcloud.process import run
-from lkcloud.providers import BootMode
-from lkcloud_qemu import accel, cidata, image, state
+from lkcloud_qemu import accel, bootsource, cidata, state
 from lkcloud_qemu.machine import OVMF, Disk, Forward, Machine
 
 
@@ -52,9 +52,9 @@ def free_port() -> int:
 def _disk_format(disk: Disk) -> str:
     if disk.format:
         return disk.format
-    known = image.SUFFIXES.get(disk.path.suffix.lower())
+    known = bootsource.SUFFIXES.get(disk.path.suffix.lower())
     if disk.path.exists():
-        return known[1] if known else image.probe_format(disk.path)
+        return known[1] if known else bootsource.probe_format(disk.path)
     return known[1] if known else NEW_DISK_FORMAT
 
 
@@ -79,7 +79,7 @@ def _check_sizes(options: VmOptions) -> None:
 def prepare(options: VmOptions, state_root: Path, *, console: bool = True) -> Prepared:
     """Everything up to starting QEMU. ``console`` False puts the serial console on stdio."""
     _check_sizes(options)
-    source = image.resolve(options.image, options.boot)
+    source = bootsource.resolve(options.image, options.boot)
     name = options.name or source.name
     chosen = accel.choose(options.accel)
     state_dir = state.claim((options.state_dir or state_root / name).resolve())

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from lkcloud.fleetfile import load, load_defaults
 
 from lkcloud.cli.main import main
 from lkcloud.errors import ConfigError
-from lkcloud.fleetfile import load, load_defaults
-from lkcloud.providers import PROVIDERS
+from lkcloud.provider.types import PROVIDERS
 from tests.conftest import ROOT
 
 

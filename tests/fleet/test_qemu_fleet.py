@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lkcloud.fleetfile import defaults
 
 from lkcloud.build import BuildOptions, build
-from lkcloud.fleetfile import defaults
 from lkcloud.pkg.build import PackageOptions, build_packages
-from lkcloud.providers import FleetSpec, FleetStatus, Health
+from lkcloud.provider.types import FleetSpec, FleetStatus, Health
 from lkcloud_qemu import state
 from lkcloud_qemu.config import load
 from lkcloud_qemu.provider import QemuProvider

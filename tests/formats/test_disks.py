@@ -17,9 +17,9 @@ from lkcloud.formats import gnutar, gpt, mbr, table, vhd
 from lkcloud.formats.bootloader import FILES, BootFile
 from lkcloud.formats.disks import FORMATS
 from lkcloud.formats.ids import VHD_EPOCH
+from lkcloud.platform import BootMode
 from lkcloud.process import run
 from lkcloud.progress import NULL
-from lkcloud.providers import BootMode
 from lkcloud.reproducible import LINUXKIT_MTIME
 from tests.formats.support import MakeInputs, content_digest, inputs_at
 from tests.support.boot import boot_to

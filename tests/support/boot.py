@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lkcloud.providers import BootMode
+from lkcloud.platform import BootMode
 from lkcloud_qemu import launch, state, vm
 
 BOOT_TIMEOUT = 300.0  # TCG on a loaded 2-core host; a boot itself takes 3-30 s

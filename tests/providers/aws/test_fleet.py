@@ -12,8 +12,8 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
-from lkcloud.providers import FleetSpec, RunRequest, UpdatePolicy
-from lkcloud_aws.options import AwsOptions, PushOptions
+from lkcloud.provider.types import FleetSpec, RunRequest, UpdatePolicy
+from lkcloud_aws.config import AwsOptions, PushOptions
 from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws
 from tests.providers.aws.conftest import SMALL, Moto, random_image

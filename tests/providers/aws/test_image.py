@@ -9,11 +9,12 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import CredentialsError, ProviderError, UsageError
-from lkcloud.providers import Artifact, BootMode
+from lkcloud.platform import BootMode
+from lkcloud.provider.types import Artifact
 from lkcloud_aws import ebs_upload, image
 from lkcloud_aws.choices import Arch, AwsBootMode
+from lkcloud_aws.config import AwsOptions, PushOptions
 from lkcloud_aws.image import ImageSpec
-from lkcloud_aws.options import AwsOptions, PushOptions
 from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws
 from tests.providers.aws.conftest import REGION, SMALL, Moto, random_image

@@ -11,7 +11,7 @@ from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
 from lkcloud_aws import s3_import
 from lkcloud_aws.choices import Method
-from lkcloud_aws.options import AwsOptions, PushOptions
+from lkcloud_aws.config import AwsOptions, PushOptions
 from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws
 from tests.providers.aws.conftest import MIB, Moto, random_image

@@ -11,7 +11,7 @@ import pytest
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Task
-from lkcloud.providers import FleetSpec, Health
+from lkcloud.provider.types import FleetSpec, Health
 from lkcloud_azure import fleet
 from lkcloud_azure.clients import Api
 from lkcloud_azure.provider import AzureProvider

@@ -9,7 +9,7 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
-from lkcloud.providers import RunRequest
+from lkcloud.provider.types import RunRequest
 from lkcloud_azure.clients import Api
 from lkcloud_azure.provider import AzureProvider
 from lkcloud_azure.push import PushOptions

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lkcloud.artifact import from_file
-from lkcloud.providers import FleetSpec
+from lkcloud.provider.types import FleetSpec
 from lkcloud_azure.clients import Api
 from lkcloud_azure.provider import AzureProvider
 from lkcloud_azure.push import PushOptions

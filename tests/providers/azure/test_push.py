@@ -9,7 +9,7 @@ import pytest
 from lkcloud import state
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
-from lkcloud.providers import BootMode
+from lkcloud.platform import BootMode
 from lkcloud_azure import push
 from lkcloud_azure.clients import Api
 from lkcloud_azure.push import PushOptions

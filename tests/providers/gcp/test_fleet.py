@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lkcloud.errors import UsageError
-from lkcloud.providers import FleetSpec
+from lkcloud.provider.types import FleetSpec
 from lkcloud_gcp import fleet, image
 from lkcloud_gcp.clients import Api
 from lkcloud_gcp.provider import GcpProvider

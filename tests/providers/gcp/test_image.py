@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from lkcloud.errors import ProviderError, TimeoutExceededError, UsageError
-from lkcloud.providers import BootMode
+from lkcloud.platform import BootMode
 from lkcloud_gcp import image
 from lkcloud_gcp.clients import Api, Clients
 from lkcloud_gcp.image import ImageSpec

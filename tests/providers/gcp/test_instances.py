@@ -8,7 +8,8 @@ import pytest
 
 from lkcloud import state
 from lkcloud.errors import UsageError
-from lkcloud.providers import BootMode, RunRequest
+from lkcloud.platform import BootMode
+from lkcloud.provider.types import RunRequest
 from lkcloud_gcp import image
 from lkcloud_gcp.clients import Api
 from lkcloud_gcp.provider import GcpProvider

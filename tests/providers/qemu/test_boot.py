@@ -14,7 +14,7 @@ import requests
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from lkcloud.cli.main import main
-from lkcloud.providers import RunRequest
+from lkcloud.provider.types import RunRequest
 from lkcloud_qemu import accel, state
 from lkcloud_qemu.config import QemuConfig
 from lkcloud_qemu.console import ConsoleReader, wait_for

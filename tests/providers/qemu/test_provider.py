@@ -11,7 +11,7 @@ import pytest
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
 from lkcloud.process import spawn
-from lkcloud.providers import RunRequest, provider_class
+from lkcloud.provider.types import RunRequest, provider_class
 from lkcloud_qemu import state
 from lkcloud_qemu.config import QemuConfig, load
 from lkcloud_qemu.provider import QemuProvider

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
-from lkcloud.fleetfile import HealthSettings
 from lkcloud.fsutil import atomic_output
-from lkcloud.providers import UpdatePolicy
+from lkcloud.provider.types import HealthCheck, UpdatePolicy
 from lkcloud_qemu import state
 
 RECORD = "fleet.json"
@@ -39,7 +38,7 @@ class FleetRecord:
     name: str
     image: str
     size: int
-    check: HealthSettings = field(default_factory=HealthSettings)
+    check: HealthCheck = field(default_factory=HealthCheck)
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     next_index: int = 0
 
@@ -70,7 +69,7 @@ class FleetDir:
         except (OSError, json.JSONDecodeError) as exc:
             raise ProviderError(f"{self.path / RECORD}: cannot read the fleet record: {exc}") from exc
         return FleetRecord(name=raw["name"], image=raw["image"], size=int(raw["size"]),
-                           check=HealthSettings(**raw.get("check", {})),
+                           check=HealthCheck(**raw.get("check", {})),
                            policy=UpdatePolicy(**raw.get("policy", {})), next_index=int(raw.get("next_index", 0)))
 
     def write(self, record: FleetRecord) -> None:
@@ -118,3 +117,8 @@ class FleetDir:
 def index_of(vm_name: str) -> int:
     tail = vm_name.rpartition("-")[2]
     return int(tail) if tail.isdigit() else -1
+
+
+def image_of(vm_record: state.VmRecord) -> str:
+    """The fleet image id a VM boots (its recorded kernel path, without ``-kernel``)."""
+    return vm_record.image.removesuffix("-kernel")

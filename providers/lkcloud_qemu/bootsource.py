@@ -18,8 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from lkcloud.errors import UsageError
+from lkcloud.platform import BootMode
 from lkcloud.process import run
-from lkcloud.providers import BootMode
 
 
 class SourceKind(StrEnum):

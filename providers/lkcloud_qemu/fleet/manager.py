@@ -12,27 +12,23 @@ the VMs already replaced are rolled back to the old image.
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lkcloud.errors import ProviderError, UsageError
-from lkcloud.fleetfile import HealthSettings
 from lkcloud.progress import NULL, Reporter
-from lkcloud.providers import FleetSpec, FleetStatus, Health, Instance, RefreshResult, UpdatePolicy
-from lkcloud_qemu import fleet_images, launch, state, vm
+from lkcloud.provider.types import FleetSpec, FleetStatus, Health, HealthCheck, Instance, RefreshResult, UpdatePolicy
+from lkcloud_qemu import launch, state, store, vm
 from lkcloud_qemu.config import QemuConfig
-from lkcloud_qemu.console import ConsoleReader
-from lkcloud_qemu.fleet_health import Probe, probe, wait_healthy
-from lkcloud_qemu.fleet_store import FleetDir, FleetRecord
+from lkcloud_qemu.fleet.health import Probe, probe, wait_healthy
+from lkcloud_qemu.fleet.roll import Roll, check_policy
+from lkcloud_qemu.fleet.store import FleetDir, FleetRecord, image_of
 from lkcloud_qemu.machine import LOOPBACK, Forward
 
 PROVIDER = "qemu"
 # pkg/metadata probes the clouds' metadata servers first; a local VM has only its cidata CD.
 METADATA_CMDLINE = "lkcloud.metadata.providers=cdrom"
 FAILURE_LOG = "last-failure.log"
-CONSOLE_TAIL = 8
 
 
 @dataclass(frozen=True)
@@ -48,11 +44,6 @@ class Booted:
         return self.probe.health is Health.HEALTHY
 
 
-def image_of(vm_record: state.VmRecord) -> str:
-    """The fleet image id a VM boots (its recorded kernel path, without ``-kernel``)."""
-    return vm_record.image.removesuffix("-kernel")
-
-
 class Fleets:
     """Local fleets under the provider's state root."""
 
@@ -62,10 +53,6 @@ class Fleets:
     def dir(self, name: str) -> FleetDir:
         return FleetDir(self.config.state_root, name)
 
-    def resolve_image(self, values: Sequence[str], reporter: Reporter = NULL) -> str:
-        """``--image`` (image file, NAME prefix, or LinuxKit YAML to build) as a stored image id."""
-        return fleet_images.resolve(values, self.config.images, self.config.state_root / "builds", reporter)
-
     # -- one VM --------------------------------------------------------------------------------
 
     def _allocate(self, fleet: FleetDir) -> int:
@@ -73,7 +60,7 @@ class Fleets:
         fleet.write(replace(record, next_index=record.next_index + 1))
         return record.next_index
 
-    def _start(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthSettings) -> Path:
+    def _start(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthCheck) -> Path:
         index = self._allocate(fleet)
         options = vm.VmOptions(
             image=image, name=f"{fleet.name}-{index}", state_dir=fleet.vm_dir(index), mem=self.config.mem,
@@ -84,16 +71,16 @@ class Fleets:
         launch.start(prepared)  # detached: QEMU runs in its own session, recorded in its state dir
         return prepared.state_dir
 
-    def _wait(self, state_dir: Path, check: HealthSettings) -> Booted:
+    def _wait(self, state_dir: Path, check: HealthCheck) -> Booted:
         record = state.read(state_dir)
         port = record.port if record else None
         found = wait_healthy(port, check, lambda: state.running_pid(state_dir) is not None)
         return Booted(state_dir.name, state_dir, found)
 
-    def boot(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthSettings,
+    def boot(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthCheck,
               reporter: Reporter) -> Booted:
         state_dir = self._start(fleet, image, user_data, check)
-        reporter.step(f"  {state_dir.name}: booting {fleet_images.display(image)}, waiting for {check.path}")
+        reporter.step(f"  {state_dir.name}: booting {store.display(image)}, waiting for {check.path}")
         booted = self._wait(state_dir, check)
         reporter.step(f"  {booted.name}: {booted.probe.health.value}"
                       + (f" (version {booted.probe.version})" if booted.probe.version else "")
@@ -116,7 +103,7 @@ class Fleets:
 
     # -- fleet verbs ---------------------------------------------------------------------------
 
-    def create(self, spec: FleetSpec, image: str, check: HealthSettings, reporter: Reporter = NULL) -> FleetStatus:
+    def create(self, spec: FleetSpec, image: str, check: HealthCheck, reporter: Reporter = NULL) -> FleetStatus:
         """Start ``spec.size`` VMs of ``image`` (a stored image id) and wait until each is healthy."""
         name, size = spec.name, spec.size
         fleet = self.dir(name)
@@ -155,7 +142,7 @@ class Fleets:
         return FleetStatus(provider=PROVIDER, name=name, size=record.size, image=record.image,
                            instances=instances, state=overall)
 
-    def _instance(self, vm_record: state.VmRecord, check: HealthSettings) -> Instance:
+    def _instance(self, vm_record: state.VmRecord, check: HealthCheck) -> Instance:
         found = probe(vm_record.port, check, vm_record.running)
         return Instance(id=vm_record.name, image=image_of(vm_record),
                         state="running" if vm_record.running else "stopped", health=found.health,
@@ -189,12 +176,14 @@ class Fleets:
 
     # -- refresh -------------------------------------------------------------------------------
 
-    def refresh(self, name: str, image: str, user_data: bytes | None = None, policy: UpdatePolicy | None = None,
-                reporter: Reporter = NULL) -> RefreshResult:
-        """Replace the VMs one at a time with ``image`` (and ``user_data``, when given)."""
+    def refresh(self, name: str, image: str | None, user_data: bytes | None = None,
+                policy: UpdatePolicy | None = None, reporter: Reporter = NULL) -> RefreshResult:
+        """Replace the VMs one at a time with ``image`` (None: the fleet's) and ``user_data``
+        (None: the fleet's)."""
         fleet = self.dir(name)
         with fleet.locked():
             record = fleet.read()
+            image = image or record.image
             policy = policy or record.policy
             check_policy(policy, record.size)
             old_data = fleet.user_data()
@@ -206,76 +195,6 @@ class Fleets:
                 fleet.write(replace(fleet.read(), image=image))
                 fleet.set_user_data(new_data)
         status = self.status(name)
-        message = failure or f"replaced {len(stale)} of {record.size} VM(s)"
+        message = failure or (f"replaced {len(stale)} of {record.size} VM(s)" if stale else "nothing to do")
         return RefreshResult(provider=PROVIDER, name=name, succeeded=failure is None, old_image=record.image,
                              new_image=image, message=message, status=status)
-
-
-def check_policy(policy: UpdatePolicy, size: int) -> None:
-    """A local refresh replaces one VM at a time: it needs a surge or one VM allowed down."""
-    if policy.max_surge >= 1:
-        return
-    if policy.max_unavailable < 1:
-        raise UsageError("update policy: max_surge 0 and max_unavailable 0 leave no way to replace a VM",
-                         hint="allow max_surge: 1 (start the new VM first) or max_unavailable: 1")
-    if size and 100 * (size - 1) < policy.min_healthy_percent * size:
-        raise UsageError(f"update policy: stopping 1 of {size} VMs breaks min_healthy_percent "
-                         f"{policy.min_healthy_percent}", hint="allow max_surge: 1, or lower min_healthy_percent")
-
-
-class Roll:
-    """One rolling update: replace VMs in order; stop at the first failed health check."""
-
-    def __init__(self, fleets: Fleets, fleet: FleetDir, record: FleetRecord, policy: UpdatePolicy,
-                 reporter: Reporter) -> None:
-        self.fleets, self.fleet, self.record, self.policy, self.reporter = fleets, fleet, record, policy, reporter
-
-    def run(self, stale: list[state.VmRecord], image: str, user_data: bytes | None) -> str | None:
-        """None when every VM was replaced, else what failed (after any rollback)."""
-        replaced: list[Booted] = []
-        for number, old in enumerate(stale, 1):
-            self.reporter.step(f"fleet {self.fleet.name}: replacing {old.name} ({number}/{len(stale)})")
-            booted, failure = self.replace(old, image, user_data)
-            if failure is not None:
-                return failure + self.rollback(replaced)
-            assert booted is not None
-            replaced.append(booted)
-            if self.policy.pause_seconds and number < len(stale):
-                time.sleep(self.policy.pause_seconds)  # the policy's pause between batches
-        return None
-
-    def replace(self, old: state.VmRecord, image: str, user_data: bytes | None) -> tuple[Booted | None, str | None]:
-        fleets, check = self.fleets, self.record.check
-        surge = self.policy.max_surge >= 1
-        if not surge:
-            fleets.remove(old.state_dir, self.reporter)
-        booted = fleets.boot(self.fleet, image, user_data, check, self.reporter)
-        if booted.healthy:
-            if surge:
-                fleets.remove(old.state_dir, self.reporter)
-            return booted, None
-        log = fleets.discard(self.fleet, booted, self.reporter)
-        failure = f"{booted.name} failed its health check ({booted.probe.detail}); console log: {log}"
-        tail = ConsoleReader(Path(log))
-        tail.poll()
-        for line in tail.tail(CONSOLE_TAIL):
-            self.reporter.step(f"    | {line}")
-        if surge:
-            return None, failure + f"; {old.name} still serves the old image"
-        restored = fleets.boot(self.fleet, image_of(old), self._old_data(), check, self.reporter)
-        return None, failure + f"; {restored.name} restarted on the old image"
-
-    def _old_data(self) -> bytes | None:
-        return self.fleet.user_data()
-
-    def rollback(self, replaced: list[Booted]) -> str:
-        if not replaced:
-            return ""
-        if not self.policy.auto_rollback:
-            return f"; {len(replaced)} VM(s) already on the new image (no auto_rollback)"
-        self.reporter.step(f"fleet {self.fleet.name}: rolling back {len(replaced)} VM(s)")
-        for booted in replaced:
-            vm_record = state.read(booted.state_dir)
-            if vm_record is not None:
-                self.replace(vm_record, self.record.image, self._old_data())
-        return f"; rolled back {len(replaced)} VM(s) to the old image"

@@ -10,10 +10,9 @@ import http.client
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential, wait_random
-
-from lkcloud.fleetfile import HealthSettings
-from lkcloud.providers import Health
+from lkcloud.errors import LkcloudError, ProviderError, TimeoutExceededError
+from lkcloud.provider.calls import Calls, Transient
+from lkcloud.provider.types import Health, HealthCheck
 from lkcloud_qemu.machine import LOOPBACK
 
 
@@ -24,7 +23,7 @@ class Probe:
     detail: str = ""
 
 
-def probe(port: int | None, check: HealthSettings, running: bool = True) -> Probe:
+def probe(port: int | None, check: HealthCheck, running: bool = True) -> Probe:
     """One health check of the VM forwarding 127.0.0.1:``port`` to the guest."""
     if not running:
         return Probe(Health.UNHEALTHY, detail="the VM is not running")
@@ -45,19 +44,28 @@ def probe(port: int | None, check: HealthSettings, running: bool = True) -> Prob
     return Probe(Health.UNHEALTHY, detail=f"{check.path} answered {response.status}: {body[:200]}")
 
 
-def wait_healthy(port: int | None, check: HealthSettings, running: Callable[[], bool]) -> Probe:
+class _NoRetries:
+    """A probe never raises: there is nothing to retry or translate."""
+
+    def is_transient(self, error: BaseException) -> Transient | None:
+        return None
+
+    def to_error(self, error: BaseException, what: str) -> LkcloudError:
+        return ProviderError(f"{what}: {error}")
+
+
+def wait_healthy(port: int | None, check: HealthCheck, running: Callable[[], bool]) -> Probe:
     """Check until healthy, the VM stops, or ``check.grace_seconds`` seconds pass; returns the last probe."""
+    seen: list[Probe] = []
 
     def attempt() -> Probe:
-        return probe(port, check, running())
+        seen.append(probe(port, check, running()))
+        return seen[-1]
 
-    retrying = Retrying(
-        stop=stop_after_delay(check.grace_seconds),
-        wait=wait_exponential(multiplier=0.25, max=check.interval_seconds) + wait_random(0, 0.25),
-        retry=retry_if_result(lambda found: found.health is Health.STARTING),
-    )
+    calls = Calls(_NoRetries(), poll_min=0.25, poll_max=max(0.25, check.interval_seconds))
     try:
-        return retrying(attempt)
-    except RetryError as exc:
-        last = exc.last_attempt.result()
-        return Probe(Health.UNHEALTHY, detail=f"not healthy within {check.grace_seconds:g} s ({last.detail})")
+        return calls.wait(f"port {port} to answer {check.path}", attempt,
+                          lambda found: found.health is not Health.STARTING, timeout=check.grace_seconds)
+    except TimeoutExceededError:
+        detail = seen[-1].detail if seen else "no probe"
+        return Probe(Health.UNHEALTHY, detail=f"not healthy within {check.grace_seconds:g} s ({detail})")
