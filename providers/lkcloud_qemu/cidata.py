@@ -27,6 +27,7 @@ def write_iso(data: bytes, dest: Path) -> Path:
         for name in FILES:
             (tree / name).write_bytes(data)
             os.utime(tree / name, (int(epoch), int(epoch)))
+        os.utime(tree, (int(epoch), int(epoch)))  # the root directory's record carries its mtime too
         with atomic_path(dest) as out:
             run(
                 ["xorriso", "-as", "mkisofs", "-quiet", "-o", out, "-V", LABEL, "-J", "-R", tree],
