@@ -23,10 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from lkcloud.fleetfile import defaults
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from lkcloud.build import BuildOptions, build
+from lkcloud.fleet.defaults import defaults
 from lkcloud.pkg.build import PackageOptions, build_packages
 from lkcloud.process import spawn
 from lkcloud.provider.types import FleetSpec
@@ -101,7 +101,8 @@ def main() -> int:
         boots = [plain_boot(v2) for _ in range(2)]
         print(f"reference: two plain QEMU boots to /healthz: {boots[0]:.1f} s + {boots[1]:.1f} s", flush=True)
         provider = QemuProvider(load(state_root=work / "state", images=work / "images", accel="tcg"))
-        provider.fleet_create(FleetSpec(name="bench", image=v1, size=2, policy=defaults("qemu").update))
+        provider.fleet_create(FleetSpec(name="bench", image=v1, size=2, policy=defaults("qemu").update,
+                                        health=defaults("qemu").health))
         try:
             start = time.monotonic()
             result = provider.fleet_refresh("bench", v2)

@@ -84,6 +84,13 @@ def _tail(data: bytes) -> str:
     return " | ".join(lines[-STDERR_TAIL_LINES:])
 
 
+def _argv(argv: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The argv as strings, the program found on PATH (ToolMissingError with a hint otherwise)."""
+    args = [os.fspath(a) for a in argv]
+    args[0] = which(args[0]) if os.sep not in args[0] else args[0]
+    return args
+
+
 def run(
     argv: Sequence[str | os.PathLike[str]],
     *,
@@ -94,37 +101,31 @@ def run(
     timeout: float | None = None,
     capture: bool = True,
 ) -> Completed:
-    """Run a program to completion and return its output.
+    """Run a program to completion and return its output (built on :func:`spawn`).
 
     Raises :class:`ToolMissingError` when the program is absent and :class:`ToolFailedError`
-    (with the tail of stderr) when it exits non-zero and ``check`` is true.
+    (with the tail of stderr) when it exits non-zero and ``check`` is true. The program is
+    killed if this process is interrupted or ``timeout`` passes.
     """
-    args = [os.fspath(a) for a in argv]
-    args[0] = which(args[0]) if os.sep not in args[0] else args[0]
-    full_env = None
-    if env is not None:
-        full_env = dict(os.environ)
-        full_env.update(env)
-    log.debug("run: %s", " ".join(args))
+    args = _argv(argv)
+    pipe = subprocess.PIPE if capture else None
+    proc = spawn(args, cwd=cwd, env=env, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                 stdout=pipe, stderr=pipe, new_session=False)
+    name = Path(args[0]).name
     try:
-        proc = subprocess.run(
-            args,
-            cwd=cwd,
-            env=full_env,
-            input=input,
-            stdout=subprocess.PIPE if capture else None,
-            stderr=subprocess.PIPE if capture else None,
-            timeout=timeout,
-            check=False,
-        )
+        stdout, stderr = proc.communicate(input, timeout)
     except subprocess.TimeoutExpired as exc:
-        raise ToolFailedError(f"{Path(args[0]).name} did not finish within {timeout:g} s") from exc
-    done = Completed(tuple(args), proc.returncode, proc.stdout or b"", proc.stderr or b"")
+        proc.kill()
+        proc.communicate()
+        raise ToolFailedError(f"{name} did not finish within {timeout:g} s") from exc
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    done = Completed(tuple(args), proc.returncode, stdout or b"", stderr or b"")
     if check and proc.returncode != 0:
         tail = _tail(done.stderr) or _tail(done.stdout)
-        raise ToolFailedError(
-            f"{Path(args[0]).name} failed with exit code {proc.returncode}" + (f": {tail}" if tail else "")
-        )
+        raise ToolFailedError(f"{name} failed with exit code {proc.returncode}" + (f": {tail}" if tail else ""))
     return done
 
 
@@ -143,13 +144,12 @@ def spawn(
     The caller owns the process and must stop it; ``new_session`` puts it in its own process
     group so that the whole group can be killed.
     """
-    args = [os.fspath(a) for a in argv]
-    args[0] = which(args[0]) if os.sep not in args[0] else args[0]
+    args = _argv(argv)
     full_env = None
     if env is not None:
         full_env = dict(os.environ)
         full_env.update(env)
-    log.debug("spawn: %s", " ".join(args))
+    log.debug("run: %s", " ".join(args))
     return subprocess.Popen(
         args,
         cwd=cwd,

@@ -64,9 +64,9 @@ def test_emit_json(capsys: pytest.CaptureFixture[str]) -> None:
     context.OPTIONS.json = True
     from lkcloud.provider.types import PushResult
 
-    context.emit(PushResult(provider="aws", name="x", image_id="ami-1"), "human text")
+    context.emit(PushResult(provider="aws", name="x", id="ami-1"), "human text")
     out = capsys.readouterr().out
-    assert '"image_id": "ami-1"' in out and "human text" not in out
+    assert '"id": "ami-1"' in out and "human text" not in out
 
 
 def test_provider_groups_exist() -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from lkcloud import debian
 from lkcloud.assemble.stream import TarSink
 from lkcloud.initrd import build_initrd, read_cpio
 from lkcloud.oci.unpack import CHAR, DIR, HARDLINK, REG, SYMLINK, Entry
 from lkcloud.pgzip import ParallelGzip
+from lkcloud.pkg import debian
 from lkcloud.process import run
 from tests.support.boot import boot_to
 

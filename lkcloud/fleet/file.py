@@ -124,6 +124,20 @@ class _Paths:
         return tuple(found)
 
 
+def _strings(node: Node | None) -> bool:
+    """Whether ``node`` is a string or a list of strings (a shape whose paths can be checked)."""
+    if node is None:
+        return False
+    items = node.value if isinstance(node.value, list) else [node]
+    return all(isinstance(item.value, str) for item in items)
+
+
+def _line(problem: str) -> int:
+    head = problem.split(": ", 1)[0]
+    tail = head.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 def _refuse_linuxkit(path: Path, root: Node) -> None:
     keys = set(root.value) if isinstance(root.value, dict) else set()
     if keys & LINUXKIT_KEYS and not keys & {"provider", "size"}:
@@ -143,14 +157,12 @@ def load(path: Path) -> FleetFile:
         problems.add(given["user_data_file"].line, "user_data_file", "give user_data or user_data_file, not both")
     for issue in _user_data(given["user_data"]) if "user_data" in given else []:
         problems.add(issue.line, "user_data", issue.message)
-    values: dict[str, Any] = {}
-    if valid:
-        values = {"image": paths.image(given["image"]),
-                  "packages": paths.packages(given["packages"]) if "packages" in given else (),
-                  "user_data_file": paths.local(given["user_data_file"], "user_data_file")
-                  if "user_data_file" in given else None}
+    values = {"image": paths.image(given["image"]) if _strings(given.get("image")) else (),
+              "packages": paths.packages(given["packages"]) if _strings(given.get("packages")) else (),
+              "user_data_file": paths.local(given["user_data_file"], "user_data_file")
+              if _strings(given.get("user_data_file")) else None}
     if not valid or problems.items:
-        raise ConfigError(problems.items or [f"{path}: invalid fleet file"])
+        raise ConfigError(sorted(problems.items, key=_line) or [f"{path}: invalid fleet file"])
     return _fleet(path, root.plain(), values)
 
 

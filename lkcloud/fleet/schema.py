@@ -23,8 +23,8 @@ MAX_SIZE = 1000
 
 def whole(low: int, high: int) -> Scalar:
     """A whole number from ``low`` to ``high``."""
-    return Scalar((int,), "a whole number",
-                  lambda v: None if low <= v <= high else f"expected a whole number from {low} to {high}, got {v}")
+    label = f"a whole number from {low} to {high}"
+    return Scalar((int,), label, lambda v: None if low <= v <= high else f"expected {label}, got {v}")
 
 
 SECONDS = Scalar((int, float), "a number of seconds",

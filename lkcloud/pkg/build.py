@@ -33,7 +33,7 @@ class PackageOptions:
     arch: str = "amd64"
     tag: str | None = None  # replaces the content-hash tag
     push: bool = False
-    deb_cache: Path | None = None  # defaults to lkcloud.debian's cache
+    deb_cache: Path | None = None  # defaults to lkcloud.pkg.debian's cache
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lkcloud import debian
 from lkcloud.errors import BuildError, UsageError
+from lkcloud.pkg import debian
 from lkcloud.process import run
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lkcloud import debian
 from lkcloud.errors import BuildError
-from lkcloud.pkg import elf
+from lkcloud.pkg import debian, elf
 from lkcloud.pkg.debs import Pool
 from lkcloud.pkg.layer import write_layer
 from lkcloud.pkg.spec import KernelSpec

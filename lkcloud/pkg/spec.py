@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lkcloud.errors import ConfigError
+from lkcloud.spec.document import Node, parse
+from lkcloud.spec.schema import BOOLEAN, STRINGS, Issue, ListOf, Obj, Problems, Scalar, describe, string, strings
 
 DEFAULT_TAG = "dev"
 MOBY_LABEL = "org.mobyproject.config"
@@ -58,145 +57,61 @@ class PackageSpec:
         return self.directory / "rootfs"
 
 
-class _Problems:
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.items: list[str] = []
-
-    def add(self, node: yaml.Node, key: str, message: str) -> None:
-        self.items.append(f"{self.file}:{node.start_mark.line + 1}: {key}: {message}")
+def _pattern(pattern: re.Pattern[str], what: str) -> Scalar:
+    return string(lambda v: None if pattern.match(v) else f"not a valid {what}: {v!r}")
 
 
-def _scalar(node: yaml.Node) -> Any:
-    value = yaml.safe_load(yaml.serialize(node))
-    return value
+def _labels(node: Node) -> list[Issue]:
+    """Label values are strings; the LinuxKit label may also be a mapping (stored as JSON)."""
+    issues = []
+    for name, child in (node.value if isinstance(node.value, dict) else {}).items():
+        if not isinstance(child.value, str) and not (name == MOBY_LABEL and isinstance(child.value, dict)):
+            expected = "a string" + (" or a mapping" if name == MOBY_LABEL else "")
+            issues.append(Issue(f".{name}", child.line, f"expected {expected}, got {describe(child.value)}"))
+    return issues
 
 
-def _string(p: _Problems, node: yaml.Node, key: str) -> str | None:
-    value = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
-    if not isinstance(value, str) or not value:
-        p.add(node, key, "expected a non-empty string")
-        return None
-    return value
+DEB = _pattern(_DEB, "Debian package name")
+ENV = strings(lambda v: None if "=" in v else f"expected NAME=VALUE, got {v!r}")
+WORKDIR = string(lambda v: None if v.startswith("/") else "must be an absolute path")
+class _AnyKeys(Obj):
+    """An object whose keys are free (labels): only the hook checks it."""
+
+    def walk(self, node: Node, path: str, out: Problems) -> bool:
+        if not isinstance(node.value, dict):
+            out.add(node.line, path, f"expected a mapping of label names to values, got {describe(node.value)}")
+            return False
+        issues = list(self.check(node)) if self.check else []
+        for issue in issues:
+            out.add(issue.line, path + issue.suffix, issue.message)
+        return not issues
 
 
-def _strings(p: _Problems, node: yaml.Node, key: str) -> tuple[str, ...] | None:
-    if not isinstance(node, yaml.SequenceNode):
-        p.add(node, key, "expected a list of strings")
-        return None
-    found = [_string(p, item, f"{key}[{i}]") for i, item in enumerate(node.value)]
-    return tuple(s for s in found if s is not None)
+LABELS = _AnyKeys({}, check=_labels)
+KERNEL = Obj({"package": DEB, "modules": STRINGS}, required=("package",))
+SCHEMA = Obj({
+    "image": _pattern(_REPO, "image name"), "tag": _pattern(_TAG, "tag"), "debs": ListOf(DEB), "keep": STRINGS,
+    "libraries": BOOLEAN, "entrypoint": STRINGS, "cmd": STRINGS, "env": ENV, "workdir": WORKDIR,
+    "labels": LABELS, "kernel": KERNEL,
+}, required=("image",), what="a package definition (a mapping with image, debs...)")
 
 
-def _matching(pattern: re.Pattern[str], what: str) -> Callable[[_Problems, yaml.Node, str], str | None]:
-    def check(p: _Problems, node: yaml.Node, key: str) -> str | None:
-        value = _string(p, node, key)
-        if value is not None and not pattern.match(value):
-            p.add(node, key, f"not a valid {what}: {value!r}")
-            return None
-        return value
-
-    return check
-
-
-def _debs(p: _Problems, node: yaml.Node, key: str) -> tuple[str, ...] | None:
-    values = _strings(p, node, key)
-    for i, value in enumerate(values or ()):
-        if not _DEB.match(value):
-            p.add(node.value[i], f"{key}[{i}]", f"not a Debian package name: {value!r}")
-    return values
-
-
-def _env(p: _Problems, node: yaml.Node, key: str) -> tuple[str, ...] | None:
-    values = _strings(p, node, key)
-    for i, value in enumerate(values or ()):
-        if "=" not in value:
-            p.add(node.value[i], f"{key}[{i}]", f"expected NAME=VALUE, got {value!r}")
-    return values
-
-
-def _workdir(p: _Problems, node: yaml.Node, key: str) -> str | None:
-    value = _string(p, node, key)
-    if value is not None and not value.startswith("/"):
-        p.add(node, key, "must be an absolute path")
-    return value
-
-
-def _bool(p: _Problems, node: yaml.Node, key: str) -> bool | None:
-    value = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
-    if not isinstance(value, bool):
-        p.add(node, key, "expected true or false")
-        return None
-    return value
-
-
-def _labels(p: _Problems, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...] | None:
-    if not isinstance(node, yaml.MappingNode):
-        p.add(node, key, "expected a mapping of label names to values")
-        return None
-    labels: dict[str, str] = {}
-    for name_node, value_node in node.value:
-        name = _string(p, name_node, key)
-        if name is None:
-            continue
-        where = f"{key}.{name}"
-        if name == MOBY_LABEL and isinstance(value_node, yaml.MappingNode):
-            labels[name] = json.dumps(_scalar(value_node), sort_keys=True, separators=(",", ":"))
-        elif isinstance(value_node, yaml.ScalarNode) and isinstance(_scalar(value_node), str):
-            labels[name] = _scalar(value_node)
-        else:
-            p.add(value_node, where, "expected a string" + (" or a mapping" if name == MOBY_LABEL else ""))
-    return tuple(sorted(labels.items()))
-
-
-def _kernel(p: _Problems, node: yaml.Node, key: str) -> KernelSpec | None:
-    fields = _mapping(p, node, key, {"package": _debs_one, "modules": _strings}, required=("package",))
-    if fields is None or "package" not in fields:
-        return None
-    return KernelSpec(package=fields["package"], modules=fields.get("modules", ()))
-
-
-def _debs_one(p: _Problems, node: yaml.Node, key: str) -> str | None:
-    return _matching(_DEB, "Debian package name")(p, node, key)
-
-
-Field = Callable[[_Problems, yaml.Node, str], Any]
-
-FIELDS: dict[str, Field] = {
-    "image": _matching(_REPO, "image name"),
-    "tag": _matching(_TAG, "tag"),
-    "debs": _debs,
-    "keep": _strings,
-    "libraries": _bool,
-    "entrypoint": _strings,
-    "cmd": _strings,
-    "env": _env,
-    "workdir": _workdir,
-    "labels": _labels,
-    "kernel": _kernel,
-}
-
-
-def _mapping(
-    p: _Problems, node: yaml.Node, where: str, fields: dict[str, Field], required: tuple[str, ...] = ()
-) -> dict[str, Any] | None:
-    if not isinstance(node, yaml.MappingNode):
-        p.add(node, where or "(top level)", "expected a mapping")
-        return None
-    prefix = f"{where}." if where else ""
+def _values(plain: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for key_node, value_node in node.value:
-        key = str(_scalar(key_node))
-        if key in values:
-            p.add(key_node, prefix + key, "duplicate key")
-        elif key not in fields:
-            p.add(key_node, prefix + key, f"unknown key (known: {', '.join(sorted(fields))})")
-        elif not (isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null")):
-            values[key] = fields[key](p, value_node, prefix + key)
-    for key in required:
-        if values.get(key) is None:
-            p.add(node, prefix + key, "required key is missing")
-    return {k: v for k, v in values.items() if v is not None}
+    for key, value in plain.items():
+        if value is None:
+            continue
+        if key == "labels":
+            values[key] = tuple(sorted((name, v if isinstance(v, str) else json.dumps(v, sort_keys=True,
+                                                                                  separators=(",", ":")))
+                                       for name, v in value.items()))
+        elif key == "kernel":
+            values[key] = KernelSpec(package=value["package"], modules=tuple(value.get("modules") or ()))
+        elif isinstance(value, list):
+            values[key] = tuple(value)
+        else:
+            values[key] = value
+    return values
 
 
 def load(directory: Path) -> PackageSpec:
@@ -207,18 +122,12 @@ def load(directory: Path) -> PackageSpec:
     except OSError as exc:
         hint = "a package is a directory with a build.yml"
         raise ConfigError([f"{file}: cannot read: {exc.strerror}"], hint=hint) from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError([f"{file}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    problems = _Problems(file)
-    if root is None:
-        raise ConfigError([f"{file}:1: image: required key is missing"])
-    values = _mapping(problems, root, "", FIELDS, required=("image",))
-    if values is not None and not values.get("kernel") and "debs" not in values and not (directory / "rootfs").is_dir():
-        problems.add(root, "debs", "a package needs debs, a rootfs/ overlay, or kernel")
-    if problems.items or values is None:
-        raise ConfigError(problems.items)
-    return PackageSpec(directory=directory, **values)
+    root = parse(text, str(file))
+    problems = Problems(str(file))
+    valid = SCHEMA.walk(root, "", problems)
+    plain = root.plain() if valid else {}
+    if valid and not plain.get("kernel") and "debs" not in plain and not (directory / "rootfs").is_dir():
+        problems.add(root.line, "debs", "a package needs debs, a rootfs/ overlay, or kernel")
+    if problems.items or not valid:
+        raise ConfigError(problems.items or [f"{file}: invalid package definition"])
+    return PackageSpec(directory=directory, **_values(plain))

@@ -102,7 +102,7 @@ def _jitter_wait(budget: Budget, transient: Callable[[BaseException], Transient 
         ceiling = min(budget.backoff_max, budget.backoff * 2 ** max(0, state.attempt_number - 1))
         chosen = random.uniform(budget.backoff / 2, max(budget.backoff, ceiling))
         if found is not None and found.retry_after is not None:
-            chosen = max(chosen, min(found.retry_after, budget.backoff_max * 3))
+            chosen = max(chosen, found.retry_after)  # what the server asked for, within the budget
         return min(chosen, max(0.05, activity.left()))
 
     return wait

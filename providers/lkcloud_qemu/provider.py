@@ -163,7 +163,8 @@ class QemuProvider:
             for instance in instances:  # all or nothing: stop the VMs this call started
                 state.stop(self.config.state_root / instance.id)
             raise
-        return RunResult(self.name, tuple(instances))
+        console = str(self.config.state_root / names[0] / state.CONSOLE) if request.console else None
+        return RunResult(self.name, tuple(instances), console=console)
 
     def _stop(self, target: str) -> RunResult:
         state_dir = Path(target) if os.sep in target else self.config.state_root / target
@@ -185,8 +186,8 @@ class QemuProvider:
     def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> FleetStatus:
         return self.fleets().scale(name, size, reporter)
 
-    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: UpdatePolicy,
-                      reporter: Reporter = NULL) -> RefreshResult:
+    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None = None,
+                      policy: UpdatePolicy | None = None, reporter: Reporter = NULL) -> RefreshResult:
         return self.fleets().refresh(name, image, user_data, policy, reporter)
 
     def fleet_delete(self, name: str, reporter: Reporter = NULL) -> None:

@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from lkcloud.fleetfile import load, load_defaults
 
 from lkcloud.cli.main import main
 from lkcloud.errors import ConfigError
-from lkcloud.provider.types import PROVIDERS
+from lkcloud.fleet.defaults import load_defaults
+from lkcloud.fleet.file import load
+from lkcloud.platform import Arch
+from lkcloud.provider.registry import PROVIDERS
 from tests.conftest import ROOT
 
 
@@ -45,18 +47,21 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
 
 def test_unknown_keys_are_named_with_their_line(tmp_path: Path) -> None:
     found = problems(write(tmp_path, "provider: qemu\nimage: worker.yml\nsize: 1\ncolour: blue\nupdate:\n  speed: 3\n"))
-    assert found[0].startswith(f"{tmp_path / 'fleet.yml'}:4: colour: unknown key (known: image,")
-    assert found[1].startswith(f"{tmp_path / 'fleet.yml'}:6: update.speed: unknown key (known: auto_rollback,")
+    assert found[0] == f"{tmp_path / 'fleet.yml'}:4: colour: unknown key"
+    assert found[1] == f"{tmp_path / 'fleet.yml'}:6: update.speed: unknown key"
+    found = problems(write(tmp_path, "provider: qemu\nimage: worker.yml\nsize: 1\nupdate: {max_surg: 3}\n"))
+    assert found == [f'{tmp_path / "fleet.yml"}:4: update.max_surg: unknown key (did you mean "max_surge"?)']
 
 
 def test_missing_provider(tmp_path: Path) -> None:
     assert problems(write(tmp_path, "image: worker.yml\nsize: 1\n")) == [
-        f"{tmp_path / 'fleet.yml'}:1: provider: required key is missing"]
+        f'{tmp_path / "fleet.yml"}:1: missing required key "provider"']
 
 
 def test_unknown_provider(tmp_path: Path) -> None:
     found = problems(write(tmp_path, "provider: mars\nimage: worker.yml\nsize: 1\n"))
-    assert found == [f"{tmp_path / 'fleet.yml'}:1: provider: unknown provider 'mars' (known: aws, azure, gcp, qemu)"]
+    assert found == [f'{tmp_path / "fleet.yml"}:1: provider: expected "qemu" or "aws" or "gcp" or "azure",'
+                     ' got a string "mars"']
 
 
 @pytest.mark.parametrize("size", ["-1", "two", "1.5", "true", "5000"])
@@ -82,8 +87,26 @@ def test_user_data_inline_and_file_are_exclusive(tmp_path: Path) -> None:
 def test_provider_defaults_are_data() -> None:
     found = load_defaults(ROOT / "templates" / "fleets.yml")
     assert set(found) == set(PROVIDERS)
-    assert found["qemu"].health_check.path == "/healthz" and found["qemu"].health_check.port == 8080
-    assert found["gcp"].instance_type == "e2-small" and found["azure"].update.min_healthy_percent == 80
+    assert found["qemu"].health.path == "/healthz" and found["qemu"].health.port == 8080
+    assert found["gcp"].instance_type(Arch.AMD64) == "e2-small" and found["azure"].update.min_healthy_percent == 80
+
+
+def test_missing_local_files_are_named(tmp_path: Path) -> None:
+    found = problems(write(tmp_path, "provider: qemu\nimage: missing.yml\nsize: 1\npackages: [nowhere]\n"))
+    assert found[0].startswith(f"{tmp_path / 'fleet.yml'}:2: image: missing.yml: no such file")
+    assert found[1].startswith(f"{tmp_path / 'fleet.yml'}:4: packages[0]: nowhere: no such file")
+
+
+def test_a_linuxkit_config_is_not_a_fleet_file(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yml"
+    path.write_text("kernel: {image: lkcloud/kernel:dev}\nservices: []\n")
+    found = problems(path)
+    assert found == [f"{path}: this is a LinuxKit config, not a fleet file"]
+
+
+def test_arch_picks_the_instance_type(tmp_path: Path) -> None:
+    fleet = load(write(tmp_path, "provider: aws\nimage: worker.yml\nsize: 1\narch: aarch64\n"))
+    assert fleet.arch is Arch.ARM64 and fleet.instance_type == "t4g.micro"
 
 
 def test_cli_routes_a_fleet_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -99,5 +122,5 @@ def test_cli_reports_a_bad_fleet_file_without_traceback(tmp_path: Path, capsys: 
     path = write(tmp_path, "image: worker.yml\nsize: -2\n")
     assert main(["fleet", "refresh", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:2: size:" in err and f"{path}:1: provider: required key is missing" in err
+    assert f"{path}:2: size:" in err and f'{path}:1: missing required key "provider"' in err
     assert "Traceback" not in err

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from lkcloud.fleetfile import defaults
 
 from lkcloud.build import BuildOptions, build
+from lkcloud.fleet.defaults import defaults
 from lkcloud.pkg.build import PackageOptions, build_packages
 from lkcloud.provider.types import FleetSpec, FleetStatus, Health
 from lkcloud_qemu import state
@@ -116,7 +116,7 @@ def test_fleet_lifecycle(images: Images, tmp_path: Path) -> None:
     seen: set[int] = set()
     try:
         created = provider.fleet_create(FleetSpec(name="life", image=images.v1, size=2, user_data=USER_DATA,
-                                                  policy=defaults("qemu").update))
+                                                  policy=defaults("qemu").update, health=defaults("qemu").health))
         serving(created, "v1")
         seen |= qemu_pids(tmp_path)
         assert len(seen) == 2

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lkcloud import debian
 from lkcloud.formats import BuildInputs
+from lkcloud.pkg import debian
 from lkcloud.process import run
 from tests.formats.support import MARKER, MakeInputs, inputs_at
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lkcloud.debian import download, extract
+from lkcloud.pkg.debian import download, extract
 from tests.servers.registry import htpasswd_registry, layer_tar, registry, token_registry
 
 __all__ = ["busybox_layer", "htpasswd_registry", "registry", "token_registry"]

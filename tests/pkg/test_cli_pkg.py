@@ -21,7 +21,7 @@ def test_bad_build_yml_is_exit_2_with_file_line_key(tmp_path: Path, capsys: pyte
     (tmp_path / "build.yml").write_text("image: a/b\ndebs: [x]\nentrypoint: notalist\nbogus: 1\n")
     assert main(["pkg", "build", str(tmp_path), "--cache", str(tmp_path / "cache")]) == 2
     err = capsys.readouterr().err
-    assert f"lkcloud: error: {tmp_path / 'build.yml'}:3: entrypoint: expected a list of strings" in err
+    assert f"lkcloud: error: {tmp_path / 'build.yml'}:3: entrypoint: expected a list, got a string" in err
     assert f"{tmp_path / 'build.yml'}:4: bogus: unknown key" in err
     assert "Traceback" not in err
 

@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from lkcloud import debian
+from lkcloud.pkg import debian
 from lkcloud.process import run, which
 
 MARKER = "LKCLOUD-TEST-BOOT-OK"

@@ -19,7 +19,7 @@ from lkcloud_qemu import accel, state
 from lkcloud_qemu.config import QemuConfig
 from lkcloud_qemu.console import ConsoleReader, wait_for
 from lkcloud_qemu.machine import Forward
-from lkcloud_qemu.provider import QemuProvider
+from lkcloud_qemu.provider import QemuProvider, RunOptions
 from tests.providers.qemu import guest
 from tests.support.net import free_port
 
@@ -79,7 +79,7 @@ def test_detach_publish_and_stop(guest_image: str, tmp_path: Path, capsys: pytes
         assert guest.HTTP_BODY in body
     finally:
         assert main(["run", "qemu", "--stop", str(state_dir)]) == 0
-    assert "stopped VM" in capsys.readouterr().out
+    assert "\tstopped\t" in capsys.readouterr().out
     _assert_gone(pid)
 
 
@@ -88,7 +88,7 @@ def test_provider_run_with_user_data_on_cidata(kernel_tree: guest.KernelTree, gu
     image = guest.make_prefix(tmp_path / "images", "cd", kernel_tree.kernel, guest_initrd,
                               guest.CMDLINE + " lkmode=cidata")
     config = QemuConfig(images=tmp_path / "store", state_root=tmp_path / "state")
-    provider = QemuProvider(config, publish=[Forward(0, 22)])
+    provider = QemuProvider(config, RunOptions(publish=(Forward(0, 22),), detach=True))
     user_data = b'{"hostname":{"content":"cidata-test-host"}}'
     result = provider.run(RunRequest(image=image, user_data=user_data, console=True))
     (instance,) = result.instances
@@ -103,7 +103,7 @@ def test_provider_run_with_user_data_on_cidata(kernel_tree: guest.KernelTree, gu
         shown = reader.text.split(guest.CIDATA_BEGIN)[1].split(guest.CIDATA_END)[0]
         assert user_data.decode() in shown
     finally:
-        provider.stop(instance.id)
+        state.stop(config.state_root / instance.id)
     _assert_gone(pid)
 
 

@@ -55,21 +55,36 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], a
 def test_stop_when_nothing_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--json", "run", "qemu", "--stop", "hello"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result == {"state_dir": ".lkcloud/qemu/hello", "stopped": False}
+    assert [(i["id"], i["state"]) for i in result["instances"]] == [(".lkcloud/qemu/hello", "not running")]
+
+
+def test_wait_for_regex_is_checked_before_booting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "qemu", _prefix(tmp_path), "--wait-for", "(["]) == 2
+    assert "not a regular expression" in capsys.readouterr().err
+    assert not (tmp_path / ".lkcloud").exists()
+
+
+def test_a_text_file_is_not_booted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "README.md").write_text("# hello\n")
+    assert main(["run", "qemu", str(tmp_path / "README.md"), "--wait-for", "x"]) == 2
+    assert main(["push", "qemu", str(tmp_path / "README.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("README.md: not an image file (it looks like text)") == 2
 
 
 def test_push_list_prune(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LKCLOUD_QEMU_IMAGES", str(tmp_path / "store"))
     for name in ("a.img", "b.img"):
-        (tmp_path / name).write_bytes(name.encode())
-        assert main(["push", "qemu", str(tmp_path / name)]) == 0
-    assert main(["push", "qemu", str(tmp_path / "a.img")]) == 0
+        (tmp_path / name).write_bytes(name.encode().ljust(510, b"\0") + b"\x55\xaa")  # an MBR disk
+        assert main(["push", "qemu", str(tmp_path / name), "--family", "disk"]) == 0
+    assert main(["push", "qemu", str(tmp_path / "a.img"), "--family", "disk"]) == 0
     out = capsys.readouterr().out
-    assert out.count("stored: ") == 3 and "already stored" in out
+    assert out.count("qemu: ") == 3 and out.count("already there") == 1
     assert main(["--json", "images", "list", "qemu"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert len(listed) == 2 and all(r["provider"] == "qemu" for r in listed)
+    assert len(listed) == 2 and all(r["provider"] == "qemu" and r["family"] == "disk" for r in listed)
     assert main(["images", "prune", "qemu", "--keep", "1", "--dry-run"]) == 0
-    assert "would delete" in capsys.readouterr().out and len(list((tmp_path / "store").iterdir())) == 2
+    assert "would remove" in capsys.readouterr().out and len(list((tmp_path / "store").iterdir())) == 2
     assert main(["images", "prune", "qemu", "--keep", "1"]) == 0
     assert len(list((tmp_path / "store").iterdir())) == 1
+    assert main(["images", "prune", "qemu", "--keep", "0"]) == 2

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lkcloud_qemu.image import BootSource, SourceKind
 
 from lkcloud.errors import UsageError
 from lkcloud.platform import BootMode
 from lkcloud_qemu.accel import Accel
+from lkcloud_qemu.bootsource import BootSource, SourceKind
 from lkcloud_qemu.machine import Disk, Forward, Machine, argv, parse_disk, parse_publish
 
 

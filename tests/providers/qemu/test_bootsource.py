@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lkcloud_qemu.image import SourceKind, boot_mode_of_head, read_head, resolve
 
 from lkcloud.errors import UsageError
 from lkcloud.platform import BootMode
 from lkcloud.process import run
+from lkcloud_qemu.bootsource import SourceKind, boot_mode_of_head, read_head, resolve
 
 
 def _prefix(tmp_path: Path, *, kernel: bool = True, initrd: bool = True, cmdline: str | None = "console=ttyS0") -> str:
