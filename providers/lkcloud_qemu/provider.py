@@ -33,6 +33,7 @@ from lkcloud.provider.types import (
 )
 from lkcloud.settings import Settings
 from lkcloud_qemu import bootsource, config, launch, state, store, vm
+from lkcloud_qemu.bootsource import SourceKind
 from lkcloud_qemu.console import BootFailedError
 from lkcloud_qemu.fleet.manager import Fleets
 from lkcloud_qemu.machine import LOOPBACK, Disk, Forward, parse_disk, parse_publish
@@ -96,7 +97,9 @@ class QemuProvider:
         path = Path(ref)
         if path.is_file():
             diskfile.expect(path, entry(self.name).accepts, "run qemu")
-        return str(bootsource.resolve(ref, self.options.boot).path.resolve()).removesuffix(diskfile.KERNEL_SUFFIX)
+        source = bootsource.resolve(ref, self.options.boot)  # absolute, links kept: NAME-kernel stays a prefix
+        return str(source.path).removesuffix(diskfile.KERNEL_SUFFIX) if source.kind is SourceKind.KERNEL \
+            else str(source.path)
 
     def images_list(self) -> list[ImageRecord]:
         return store.list_images(self.config.images, self._in_use())
@@ -139,11 +142,12 @@ class QemuProvider:
                 raise ProviderError(f"qemu exited with status {code}")
             return RunResult(self.name, (instance,))
         echo = _echo if request.console else None
+        reporter.step(f"VM {prepared.machine.name}: state in {prepared.state_dir}")
         try:
             matched = launch.run_until(prepared, self.options.wait_for, self.config.timeout, echo)
         except BootFailedError as exc:
             for line in exc.console_tail:
-                reporter.step(f"  | {line}")
+                reporter.step(f"  console | {line}")
             raise
         return RunResult(self.name, (instance,), console=matched.line.strip())
 

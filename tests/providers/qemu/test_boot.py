@@ -60,7 +60,7 @@ def test_panicking_guest_fails_with_console_tail(guest_image: str, tmp_path: Pat
     err = capsys.readouterr().err
     assert code == 1
     assert "exited" in err and "Kernel panic - not syncing" in err
-    assert "last console lines" in err
+    assert "  console | " in err
     _assert_gone(state.recorded_pid(state_dir))
 
 
