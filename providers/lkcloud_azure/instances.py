@@ -15,9 +15,8 @@ from lkcloud.errors import ProviderError, UsageError
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import Instance, RunRequest, RunResult
 from lkcloud_azure import network
-from lkcloud_azure.calls import call, wait
 from lkcloud_azure.clients import Api
-from lkcloud_azure.image import MANAGED, MANAGED_TAG, doc
+from lkcloud_azure.image import MANAGED_TAGS, doc
 
 VM_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?")
 ADMIN = "lkcloud"
@@ -66,7 +65,15 @@ def vm_body(api: Api, name: str, nic_id: str, machine: MachineOptions) -> dict[s
     }
     if machine.user_data:
         properties["userData"] = encode_user_data(machine.user_data)
-    return {"location": api.config.location, "tags": {MANAGED_TAG: MANAGED}, "properties": properties}
+    return {"location": api.config.location, "tags": MANAGED_TAGS, "properties": properties}
+
+
+def base_name(image_id: str) -> str:
+    """A VM name from the image it runs: the image's name, or a gallery version's definition."""
+    parts = image_id.rstrip("/").split("/")
+    if len(parts) > 2 and parts[-2].lower() == "versions":
+        return parts[-3]
+    return parts[-1]
 
 
 def names(base: str, count: int) -> list[str]:
@@ -82,8 +89,8 @@ def _launch(api: Api, name: str, subnet: str, machine: MachineOptions, reporter:
     ip = network.public_ip(api, f"{name}-ip", reporter) if machine.public_ip else None
     nic = network.nic(api, f"{name}-nic", subnet, ip, reporter)
     reporter.step(f"creating VM {name} ({machine.vm_size})")
-    vm = doc(wait(api.timing, f"creating VM {name}", api.clients.compute.virtual_machines.begin_create_or_update,
-                  api.group, name, vm_body(api, name, str(nic["id"]), machine)))
+    vm = doc(api.operation(f"creating VM {name}", api.clients.compute.virtual_machines.begin_create_or_update,
+                           api.group, name, vm_body(api, name, str(nic["id"]), machine)))
     public, private = network.addresses(api, nic)
     return Instance(id=str(vm["id"]), image=machine.image_id,
                     state=str(vm.get("properties", {}).get("provisioningState", "unknown")), address=public or private)
@@ -91,8 +98,8 @@ def _launch(api: Api, name: str, subnet: str, machine: MachineOptions, reporter:
 
 def console(api: Api, name: str) -> str:
     """The VM's serial console log (boot diagnostics)."""
-    data = doc(call(api.timing, f"reading the boot diagnostics of {name}",
-                    api.clients.compute.virtual_machines.retrieve_boot_diagnostics_data, api.group, name))
+    data = doc(api.call(f"reading the boot diagnostics of {name}",
+                        api.clients.compute.virtual_machines.retrieve_boot_diagnostics_data, api.group, name))
     uri = data.get("serialConsoleLogBlobUri")
     if not uri:
         raise ProviderError(f"VM {name} has no serial console log yet", hint="boot diagnostics may still be starting")

@@ -6,28 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 from lkcloud.progress import NULL, Reporter
-from lkcloud_azure.calls import find, wait
 from lkcloud_azure.clients import Api
-from lkcloud_azure.image import MANAGED, MANAGED_TAG, doc
+from lkcloud_azure.image import MANAGED_TAGS, doc
 
 VNET = "lkcloud-vnet"
 SUBNET = "default"
 ADDRESS_SPACE = "10.42.0.0/16"
 SUBNET_PREFIX = "10.42.0.0/20"
-TAGS = {MANAGED_TAG: MANAGED}
+TAGS = MANAGED_TAGS
 
 
 def subnet_id(api: Api, reporter: Reporter = NULL) -> str:
     """The lkcloud subnet's id, creating the virtual network on first use."""
     vnets = api.clients.network.virtual_networks
-    found = find(api.timing, f"reading virtual network {VNET}", vnets.get, api.group, VNET)
+    found = api.find(f"reading virtual network {VNET}", vnets.get, api.group, VNET)
     if found is None:
         reporter.step(f"creating virtual network {VNET}")
         body = {"location": api.config.location, "tags": TAGS, "properties": {
             "addressSpace": {"addressPrefixes": [ADDRESS_SPACE]},
             "subnets": [{"name": SUBNET, "properties": {"addressPrefix": SUBNET_PREFIX}}]}}
-        found = wait(api.timing, f"creating virtual network {VNET}", vnets.begin_create_or_update, api.group,
-                     VNET, body)
+        found = api.operation(f"creating virtual network {VNET}", vnets.begin_create_or_update, api.group,
+                              VNET, body)
     for subnet in doc(found).get("properties", {}).get("subnets", []):
         if subnet.get("name") == SUBNET:
             return str(subnet["id"])
@@ -39,7 +38,7 @@ def public_ip(api: Api, name: str, reporter: Reporter = NULL) -> str:
     body = {"location": api.config.location, "tags": TAGS, "sku": {"name": "Standard"},
             "properties": {"publicIPAllocationMethod": "Static"}}
     addresses = api.clients.network.public_ip_addresses
-    created = wait(api.timing, f"creating public IP {name}", addresses.begin_create_or_update, api.group, name, body)
+    created = api.operation(f"creating public IP {name}", addresses.begin_create_or_update, api.group, name, body)
     return str(doc(created)["id"])
 
 
@@ -50,8 +49,8 @@ def nic(api: Api, name: str, subnet: str, public_ip_id: str | None, reporter: Re
     body = {"location": api.config.location, "tags": TAGS,
             "properties": {"ipConfigurations": [{"name": "ipconfig1", "properties": config}]}}
     reporter.step(f"creating network interface {name}")
-    return doc(wait(api.timing, f"creating network interface {name}",
-                    api.clients.network.network_interfaces.begin_create_or_update, api.group, name, body))
+    return doc(api.operation(f"creating network interface {name}",
+                             api.clients.network.network_interfaces.begin_create_or_update, api.group, name, body))
 
 
 def addresses(api: Api, nic_doc: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -65,5 +64,5 @@ def addresses(api: Api, nic_doc: dict[str, Any]) -> tuple[str | None, str | None
     if not public_id:
         return None, private
     name = public_id.rstrip("/").rsplit("/", 1)[1]
-    found = find(api.timing, f"reading public IP {name}", api.clients.network.public_ip_addresses.get, api.group, name)
+    found = api.find(f"reading public IP {name}", api.clients.network.public_ip_addresses.get, api.group, name)
     return (doc(found).get("properties", {}).get("ipAddress") if found is not None else None), private

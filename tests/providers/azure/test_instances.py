@@ -9,10 +9,10 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
+from lkcloud.platform import Arch
 from lkcloud.provider.types import RunRequest
 from lkcloud_azure.clients import Api
-from lkcloud_azure.provider import AzureProvider
-from lkcloud_azure.push import PushOptions
+from lkcloud_azure.provider import AzureProvider, RunOptions
 from tests.servers.fake_arm import FakeArm
 
 pytestmark = [pytest.mark.emulator]
@@ -20,14 +20,15 @@ USER_DATA = b'{"hostname":{"content":"web-1"}}'
 
 
 @pytest.fixture
-def pushed(api: Api, vhd: Path, tmp_path: Path) -> AzureProvider:
-    azure = AzureProvider(api, PushOptions(record_in=tmp_path), state_dir=tmp_path)
-    azure.push(from_file(vhd, name="web"))
-    return azure
+def pushed(api: Api, vhd: Path) -> tuple[AzureProvider, str]:
+    azure = AzureProvider(api)
+    return azure, azure.push(from_file(vhd, name="web")).id
 
 
-def test_run_creates_network_and_vm_with_user_data(pushed: AzureProvider, arm: FakeArm) -> None:
-    result = pushed.run(RunRequest(image="", user_data=USER_DATA, instance_type="Standard_B2s", console=True))
+def test_run_creates_network_and_vm_with_user_data(pushed: tuple[AzureProvider, str], arm: FakeArm) -> None:
+    azure, image = pushed
+    result = azure.run(RunRequest(image=image, name="web", user_data=USER_DATA, instance_type="Standard_B2s",
+                                  console=True))
     (instance,) = result.instances
     assert instance.id.endswith("/virtualMachines/web") and instance.state == "Succeeded"
     assert instance.address and instance.address.startswith("203.0.113.")
@@ -36,25 +37,35 @@ def test_run_creates_network_and_vm_with_user_data(pushed: AzureProvider, arm: F
     props = vm.body["properties"]
     assert base64.b64decode(props["userData"]) == USER_DATA
     assert props["hardwareProfile"]["vmSize"] == "Standard_B2s"
-    assert props["storageProfile"]["imageReference"]["id"].endswith("/images/web")
+    assert props["storageProfile"]["imageReference"]["id"] == image
     assert props["diagnosticsProfile"]["bootDiagnostics"]["enabled"] is True
     assert props["networkProfile"]["networkInterfaces"][0]["id"].endswith("/networkInterfaces/web-nic")
+    assert vm.body["tags"]["lkcloud:managed"] == "true"
     assert result.console and "fake serial console of web" in result.console
 
 
-def test_run_many_reuses_the_network(pushed: AzureProvider, arm: FakeArm) -> None:
-    result = pushed.run(RunRequest(image="web", name="node", count=3))
+def test_run_many_reuses_the_network(pushed: tuple[AzureProvider, str], arm: FakeArm) -> None:
+    azure, image = pushed
+    result = azure.run(RunRequest(image=image, name="node", count=3))
     assert [i.id.rsplit("/", 1)[1] for i in result.instances] == ["node-0", "node-1", "node-2"]
-    pushed.run(RunRequest(image="web", name="other"))
+    azure.run(RunRequest(image=image.rsplit("/", 1)[1], name="other"))
     assert len(arm.recorded("PUT", r"/virtualNetworks/")) == 1
     assert "userData" not in arm.recorded("PUT", r"/virtualMachines/other$")[0].body["properties"]
 
 
-def test_run_without_public_ip_reports_the_private_address(api: Api, pushed: AzureProvider, arm: FakeArm) -> None:
-    from lkcloud_azure.provider import RunOptions
+def test_vm_size_defaults_per_architecture(pushed: tuple[AzureProvider, str], arm: FakeArm) -> None:
+    azure, image = pushed
+    azure.run(RunRequest(image=image, name="small"))
+    azure.run(RunRequest(image=image, name="arm", arch=Arch.ARM64))
+    sizes = [arm.recorded("PUT", rf"/virtualMachines/{name}$")[0].body["properties"]["hardwareProfile"]["vmSize"]
+             for name in ("small", "arm")]
+    assert sizes == ["Standard_B1s", "Standard_B2pts_v2"]
 
+
+def test_run_without_public_ip_reports_the_private_address(api: Api, pushed: tuple[AzureProvider, str],
+                                                           arm: FakeArm) -> None:
     private = AzureProvider(api, run_options=RunOptions(ssh_key="ssh-ed25519 AAAA test", public_ip=False))
-    (instance,) = private.run(RunRequest(image="web", name="quiet")).instances
+    (instance,) = private.run(RunRequest(image=pushed[1], name="quiet")).instances
     assert instance.address and instance.address.startswith("10.0.0.")
     assert arm.recorded("PUT", r"/publicIPAddresses/quiet-ip$") == []
     profile = arm.recorded("PUT", r"/virtualMachines/quiet$")[0].body["properties"]["osProfile"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from lkcloud import state
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
 from lkcloud.platform import BootMode
@@ -21,49 +21,54 @@ pytestmark = [pytest.mark.emulator]
 IMAGES = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/lk-test/providers/Microsoft.Compute/images"
 
 
-def test_push_uploads_and_creates_a_generalized_image(api: Api, arm: FakeArm, vhd: Path, tmp_path: Path) -> None:
+def test_push_uploads_and_creates_a_generalized_image(api: Api, arm: FakeArm, vhd: Path) -> None:
     artifact = from_file(vhd, name="web", boot_mode=BootMode.BIOS)
-    result = push.push(api, artifact, PushOptions(tags=("team=os",), record_in=tmp_path))
-    assert result.image_id == f"{IMAGES}/web" and not result.reused
-    (put,) = arm.recorded("PUT", r"/images/web$")
+    result = push.push(api, artifact, PushOptions(tags=("team=os",)))
+    name = f"web-{artifact.digest[7:19]}"
+    assert result.id == f"{IMAGES}/{name}" and result.name == name and not result.reused
+    assert (result.family, result.digest, result.arch) == ("web", artifact.digest, "amd64")
+    assert result.scope == {"subscription": SUBSCRIPTION, "resource_group": "lk-test", "location": "westeurope"}
+    assert result.bytes_sent > 0 and result.bytes_sent + result.bytes_skipped == vhd.stat().st_size
+    (put,) = arm.recorded("PUT", rf"/images/{name}$")
     assert put.authorization == "Bearer test-bearer-token"
     props = put.body["properties"]
     assert props["hyperVGeneration"] == "V1"
     disk = props["storageProfile"]["osDisk"]
     assert (disk["osType"], disk["osState"]) == ("Linux", "Generalized")
     assert disk["blobUri"].endswith(f"/{api.config.container}/web-{artifact.digest[7:23]}.vhd")
-    assert put.body["tags"]["lkcloud-digest"] == artifact.digest and put.body["tags"]["team"] == "os"
-    assert state.last("push.azure", tmp_path) == {"image": "web", "id": result.image_id, "gallery_version": None,
-                                                 "resource_group": "lk-test", "digest": artifact.digest}
+    tags = put.body["tags"]
+    assert (tags["lkcloud:managed"], tags["lkcloud:digest"], tags["lkcloud:family"]) == ("true", artifact.digest,
+                                                                                        "web")
+    assert tags["team"] == "os"
 
 
-def test_same_name_same_content_is_reused_without_upload(api: Api, arm: FakeArm, vhd: Path, tmp_path: Path) -> None:
+def test_same_name_same_content_is_reused_without_upload(api: Api, arm: FakeArm, vhd: Path) -> None:
     artifact = from_file(vhd, name="web")
-    push.push(api, artifact, PushOptions(record_in=tmp_path))
-    again = push.push(api, artifact, PushOptions(record_in=tmp_path))
-    assert again.reused and again.details["bytes_sent"] == 0
-    assert len(arm.recorded("PUT", r"/images/web$")) == 1
+    push.push(api, artifact, PushOptions())
+    again = push.push(api, artifact, PushOptions())
+    assert again.reused and again.bytes_sent == 0
+    assert len(arm.recorded("PUT", r"/images/web-[0-9a-f]{12}$")) == 1
 
 
 def test_same_name_other_content_is_a_clear_error(api: Api, vhd: Path, tmp_path: Path) -> None:
-    push.push(api, from_file(vhd, name="web"), PushOptions(record_in=tmp_path))
+    push.push(api, dataclasses.replace(from_file(vhd, name="web"), image_name="web"), PushOptions())
     other = make_vhd(tmp_path / "web.vhd", 8, ((0, MIB),), seed=7)
     with pytest.raises(UsageError, match=r"already exists .* other content"):
-        push.push(api, from_file(other, name="web"), PushOptions(record_in=tmp_path))
+        push.push(api, dataclasses.replace(from_file(other, name="web"), image_name="web"), PushOptions())
 
 
-def test_gallery_version_replicated_from_the_image(api: Api, arm: FakeArm, vhd: Path, tmp_path: Path) -> None:
-    options = PushOptions(gallery="lkgallery", definition="web", version="1.2.3", replicate_to=("northeurope",),
-                          record_in=tmp_path)
+def test_gallery_version_replicated_from_the_image(api: Api, arm: FakeArm, vhd: Path) -> None:
+    options = PushOptions(gallery="lkgallery", definition="web", version="1.2.3", replicate_to=("northeurope",))
     result = push.push(api, from_file(vhd, name="web", boot_mode=BootMode.UEFI), options)
     (definition,) = arm.recorded("PUT", r"/galleries/lkgallery/images/web$")
     assert definition.body["properties"]["hyperVGeneration"] == "V2"
     assert definition.body["properties"]["osState"] == "Generalized"
     (version,) = arm.recorded("PUT", r"/versions/1\.2\.3$")
-    assert version.body["properties"]["storageProfile"]["source"]["id"] == result.image_id
+    assert version.body["properties"]["storageProfile"]["source"]["id"] == result.details["image"]
     regions = [r["name"] for r in version.body["properties"]["publishingProfile"]["targetRegions"]]
     assert regions == ["westeurope", "northeurope"]
-    assert result.details["gallery_version"].endswith("/galleries/lkgallery/images/web/versions/1.2.3")
+    assert result.id.endswith("/galleries/lkgallery/images/web/versions/1.2.3")
+    assert [region for region, _ in result.locations] == ["westeurope", "northeurope"]
 
 
 @pytest.mark.parametrize(("size", "footer"), [(8 * MIB + 512 + 512, True), (8 * MIB + 512, False)])
@@ -77,12 +82,12 @@ def test_bad_vhds_are_refused_before_any_call(api: Api, arm: FakeArm, tmp_path: 
     else:
         path.write_bytes(b"\1" * size)
     with pytest.raises(UsageError, match=r"whole number of MiB|no valid fixed VHD footer"):
-        push.push(api, from_file(path), PushOptions(record_in=tmp_path))
+        push.push(api, from_file(path), PushOptions())
     assert arm.requests == []
 
 
-def test_missing_resource_group_is_a_clear_error(azure_env: dict[str, str], vhd: Path, tmp_path: Path) -> None:
+def test_missing_resource_group_is_a_clear_error(azure_env: dict[str, str], vhd: Path) -> None:
     api = make_api(azure_env, resource_group="nope")
     with pytest.raises(UsageError, match="Resource group 'nope' could not be found") as caught:
-        push.push(api, from_file(vhd), PushOptions(record_in=tmp_path))
+        push.push(api, from_file(vhd), PushOptions())
     assert caught.value.hint and "az group create" in caught.value.hint
