@@ -63,7 +63,7 @@ def resolve_config(flags: Flags, settings: Settings, subscription: str) -> Azure
 
     timing = Timing(call_seconds=number(s.CALL_SECONDS), backoff=number(s.BACKOFF), poll=number(s.POLL),
                     poll_max=max(number(s.POLL), number(s.POLL_MAX)),
-                    operation_seconds=number(s.OPERATION_SECONDS))
+                    operation_seconds=number(s.OPERATION_SECONDS), console_seconds=number(s.CONSOLE_SECONDS))
     return AzureConfig(
         subscription=subscription,
         resource_group=group,
@@ -154,10 +154,16 @@ class Api:
         """Like :meth:`call`, but a missing resource (not a missing resource group) is None."""
         return find(self.calls, what, fn, *args, **kwargs)
 
-    def operation(self, what: str, begin: Callable[..., Any], /, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        """Start a long-running operation (``begin_*``) and follow it to its end (:mod:`lro`)."""
+    def operation(self, what: str, begin: Callable[..., Any], /, *args: Any, missing_ok: bool = False,
+                  **kwargs: Any) -> dict[str, Any] | None:
+        """Start a long-running operation (``begin_*``) and follow it to its end (:mod:`lro`);
+        with ``missing_ok``, a resource that is not there is None (a delete of what is gone)."""
         started = lro.Captured()
-        self.calls.call(what, begin, *args, polling=started, **kwargs)
+        if missing_ok:
+            if self.find(what, begin, *args, polling=started, **kwargs) is None:
+                return None
+        else:
+            self.calls.call(what, begin, *args, polling=started, **kwargs)
         return lro.follow(self.calls, what, started, self.config.timing.operation_seconds)
 
 

@@ -1,9 +1,11 @@
-"""Fleets as VM scale sets with rolling upgrades, kept healthy by the Application Health
-extension (an HTTP probe, /healthz on port 8080 by default).
+"""Fleets as VM scale sets with rolling upgrades, judged healthy by their load balancer's HTTP
+probe (:mod:`lkcloud_azure.lb`; the images have no agent, so no extension).
 
 A refresh PATCHes the model (``storageProfile.imageReference``, ``userData`` and the rolling
 policy); a Rolling scale set then upgrades itself batch by batch, which is followed through
-``rollingUpgrades/latest`` to its end.
+``rollingUpgrades/latest`` to its end. Whether anything changed is decided from the model with
+its user data, which a scale-set GET returns only with ``$expand=userData`` ("Virtual Machine
+Scale Sets - Get", https://learn.microsoft.com/rest/api/compute/virtual-machine-scale-sets/get).
 """
 
 from __future__ import annotations
@@ -13,17 +15,14 @@ from typing import Any
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.provider import tags as lk_tags
 from lkcloud.provider.types import FleetStatus, Health, HealthCheck, Instance, RefreshResult, UpdatePolicy
-from lkcloud_azure import network
+from lkcloud_azure import lb, network
 from lkcloud_azure.clients import Api
 from lkcloud_azure.image import doc, validate_name
 from lkcloud_azure.instances import MachineOptions, encode_user_data, os_profile
 
 RUNNING = "RollingForward"
 FINISHED = frozenset({"Completed", "Faulted", "Cancelled"})
-HEALTH = {"HealthState/healthy": Health.HEALTHY, "HealthState/unhealthy": Health.UNHEALTHY,
-          "HealthState/initializing": Health.STARTING}
 
 
 MAX_PAUSE = 3600  # pauseTimeBetweenBatches: at most an hour
@@ -59,36 +58,32 @@ class Rolling:
             "rollbackFailedInstancesOnPolicyBreach": self.rollback}}
 
 
-def health_extension(health: HealthCheck) -> dict[str, Any]:
-    return {"name": "HealthExtension", "properties": {
-        "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux", "typeHandlerVersion": "1.0",
-        "autoUpgradeMinorVersion": True,
-        "settings": {"protocol": "http", "port": health.port, "requestPath": health.path}}}
-
-
-def scale_set_body(api: Api, name: str, size: int, machine: MachineOptions, *, subnet: str,
-                   rolling: Rolling, health: HealthCheck) -> dict[str, Any]:
+def scale_set_body(api: Api, name: str, size: int, machine: MachineOptions, *, subnet: str, rolling: Rolling,
+                   network_of: lb.Fleet, nsg: str) -> dict[str, Any]:
+    ip_config = {"name": "ipconfig1", "properties": {
+        "subnet": {"id": subnet}, "loadBalancerBackendAddressPools": [{"id": network_of.pool_id}]}}
     profile: dict[str, Any] = {
         "storageProfile": {"imageReference": {"id": machine.image_id},
                            "osDisk": {"createOption": "FromImage", "caching": "ReadWrite",
                                       "managedDisk": {"storageAccountType": "Standard_LRS"}}},
         "osProfile": os_profile("computerNamePrefix", name[:9], machine.ssh_key),
-        "networkProfile": {"networkInterfaceConfigurations": [{"name": f"{name}-nic", "properties": {
-            "primary": True, "ipConfigurations": [{"name": "ipconfig1", "properties": {"subnet": {"id": subnet}}}]}}]},
-        "extensionProfile": {"extensions": [health_extension(health)]},
+        "networkProfile": {"healthProbe": {"id": network_of.probe_id}, "networkInterfaceConfigurations": [
+            {"name": f"{name}-nic", "properties": {"primary": True, "networkSecurityGroup": {"id": nsg},
+                                                   "ipConfigurations": [ip_config]}}]},
         "diagnosticsProfile": {"bootDiagnostics": {"enabled": True}},
     }
     if machine.user_data:
         profile["userData"] = encode_user_data(machine.user_data)
-    return {"location": api.config.location, "tags": lk_tags.standard(extra={lk_tags.FLEET: name}),
+    return {"location": api.config.location, "tags": network_of.tags,
             "sku": {"name": machine.vm_size, "tier": "Standard", "capacity": size},
             "properties": {"orchestrationMode": "Uniform", "overprovision": False,
                            "upgradePolicy": rolling.policy(), "virtualMachineProfile": profile}}
 
 
 def _get(api: Api, name: str) -> dict[str, Any]:
+    """The scale set, with its user data."""
     found = api.find(f"reading scale set {name}", api.clients.compute.virtual_machine_scale_sets.get,
-                     api.group, name)
+                     api.group, name, expand="userData")
     if found is None:
         raise UsageError(f"fleet {name!r} not found in resource group {api.group}",
                          hint="create it with `lkcloud fleet create azure NAME --image IMAGE`")
@@ -100,11 +95,11 @@ def _image_of(scale_set: dict[str, Any]) -> str:
     return str(profile.get("storageProfile", {}).get("imageReference", {}).get("id", ""))
 
 
-def _instance(vm: dict[str, Any], image: str) -> Instance:
+def _instance(vm: dict[str, Any], image: str, health: dict[str, Health]) -> Instance:
     props = vm.get("properties", {})
-    code = props.get("instanceView", {}).get("vmHealth", {}).get("status", {}).get("code", "")
-    return Instance(id=str(vm.get("instanceId") or vm.get("name")), image=image,
-                    state=str(props.get("provisioningState", "unknown")), health=HEALTH.get(code, Health.UNKNOWN),
+    instance_id = str(vm.get("instanceId") or vm.get("name"))
+    return Instance(id=instance_id, image=image, state=str(props.get("provisioningState", "unknown")),
+                    health=health.get(instance_id, Health.UNKNOWN),
                     version="latest" if props.get("latestModelApplied") else "previous")
 
 
@@ -114,16 +109,20 @@ def status(api: Api, name: str) -> FleetStatus:
     members = api.clients.compute.virtual_machine_scale_set_vms
     vms = api.call(f"listing the instances of {name}",
                    lambda: [doc(vm) for vm in members.list(api.group, name, expand="instanceView")])
+    health = lb.health(lb.Fleet(api, name))
     return FleetStatus("azure", name, int(scale_set.get("sku", {}).get("capacity", 0)), image,
-                       tuple(_instance(vm, image) for vm in vms),
+                       tuple(_instance(vm, image, health) for vm in vms),
                        str(scale_set.get("properties", {}).get("provisioningState", "unknown")))
 
 
 def create(api: Api, name: str, size: int, machine: MachineOptions, *, rolling: Rolling, health: HealthCheck,
-           reporter: Reporter = NULL) -> FleetStatus:
+           ports: tuple[int, ...], reporter: Reporter = NULL) -> FleetStatus:
+    """The fleet's network (:mod:`lkcloud_azure.lb`), then its scale set."""
     validate_name(name, "fleet name")
-    body = scale_set_body(api, name, size, machine, subnet=network.subnet_id(api, reporter), rolling=rolling,
-                          health=health)
+    subnet = network.subnet_id(api, reporter)
+    network_of = lb.Fleet(api, name)
+    nsg = lb.create(network_of, health, ports, reporter)
+    body = scale_set_body(api, name, size, machine, subnet=subnet, rolling=rolling, network_of=network_of, nsg=nsg)
     reporter.step(f"creating scale set {name} ({size} x {machine.vm_size}, rolling upgrades)")
     scale_sets = api.clients.compute.virtual_machine_scale_sets
     api.operation(f"creating scale set {name}", scale_sets.begin_create_or_update, api.group, name, body)
@@ -139,10 +138,12 @@ def scale(api: Api, name: str, size: int, reporter: Reporter = NULL) -> FleetSta
 
 
 def delete(api: Api, name: str, reporter: Reporter = NULL) -> None:
+    """The scale set, then its load balancer, public IP and NSG."""
     _get(api, name)
     reporter.step(f"deleting scale set {name}")
     api.operation(f"deleting scale set {name}", api.clients.compute.virtual_machine_scale_sets.begin_delete,
                   api.group, name)
+    lb.delete(lb.Fleet(api, name), reporter)
 
 
 def _latest(api: Api, name: str) -> dict[str, Any] | None:

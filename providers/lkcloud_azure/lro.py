@@ -140,5 +140,8 @@ def follow(calls: Calls, what: str, started: Captured, timeout: float) -> Json |
     if method in ("PUT", "PATCH"):
         return _json(calls.call(f"reading the result of {what}", get, client, url))
     if method == "POST":
+        location = first.http_response.headers.get("Location")
+        if location and first.http_response.headers.get("Azure-AsyncOperation"):
+            return _json(calls.call(f"reading the result of {what}", get, client, location)) or None
         return last.body or None
     return None

@@ -15,6 +15,7 @@ from lkcloud.provider.types import (
     Artifact,
     FleetSpec,
     FleetStatus,
+    HealthCheck,
     ImageRecord,
     PushResult,
     RefreshResult,
@@ -36,6 +37,19 @@ class RunOptions:
 
     ssh_key: str | None = None
     public_ip: bool = True
+    allow_ports: tuple[int, ...] | None = None  # None: the fleet's service port (its health check's)
+
+
+def parse_ports(values: tuple[str, ...] | None) -> tuple[int, ...] | None:
+    """--allow-port values as TCP ports (1-65535), or a UsageError naming the bad one."""
+    if not values:
+        return None
+    ports = []
+    for value in values:
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            raise UsageError(f"--allow-port {value!r}: not a TCP port (1-65535)")
+        ports.append(int(value))
+    return tuple(dict.fromkeys(ports))
 
 
 def read_ssh_key(path: Path | None) -> str | None:
@@ -75,7 +89,8 @@ class AzureProvider:
             version=flags.get("version"), replicate_to=tuple(flags.get("replicate_to") or ()),
             tags=tuple(flags.get("tags") or ()))
         run_options = RunOptions(ssh_key=read_ssh_key(flags.get("ssh_key")),
-                                 public_ip=flags.get("public_ip") is not False)
+                                 public_ip=flags.get("public_ip") is not False,
+                                 allow_ports=parse_ports(flags.get("allow_ports")))
         return cls(connect(given, settings, os.environ), push_options, run_options)
 
     # -- images ---------------------------------------------------------------------------
@@ -99,20 +114,28 @@ class AzureProvider:
             raise UsageError(f"no VM size for {arch}", hint="pass --instance-type (--vm-size)")
         return chosen
 
-    def _machine(self, ref: str, user_data: bytes | None, vm_size: str, console: bool = False) -> MachineOptions:
+    def ports(self, health: HealthCheck) -> tuple[int, ...]:
+        """--allow-port, else the service port (the health check's) and nothing else."""
+        return self.run_options.allow_ports or (health.port,)
+
+    def _machine(self, ref: str, user_data: bytes | None, vm_size: str, ports: tuple[int, ...],
+                 console: bool = False) -> MachineOptions:
         return MachineOptions(image_id=image.resolve(self.api, ref), vm_size=vm_size, user_data=user_data,
-                              ssh_key=self.run_options.ssh_key, public_ip=self.run_options.public_ip, console=console)
+                              ssh_key=self.run_options.ssh_key, public_ip=self.run_options.public_ip, console=console,
+                              ports=ports)
 
     def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
         machine = self._machine(request.image, request.user_data, self.vm_size(request.instance_type, request.arch),
-                                request.console)
-        return instances.run(self.api, request, machine, instances.base_name(machine.image_id), reporter)
+                                self.ports(defaults(self.name).health), request.console)
+        return instances.run(self.api, request, machine, instances.base_name(machine.image_id),
+                             console_timeout=self.api.config.timing.console_seconds, reporter=reporter)
 
     # -- fleets ---------------------------------------------------------------------------
     def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
         rolling = fleet.Rolling.of(spec.policy)  # checked before anything is made
-        machine = self._machine(spec.image, spec.user_data, self.vm_size(spec.instance_type, spec.arch))
-        return fleet.create(self.api, spec.name, spec.size, machine, rolling=rolling, health=spec.health,
+        ports = self.ports(spec.health)
+        machine = self._machine(spec.image, spec.user_data, self.vm_size(spec.instance_type, spec.arch), ports)
+        return fleet.create(self.api, spec.name, spec.size, machine, rolling=rolling, health=spec.health, ports=ports,
                             reporter=reporter)
 
     def fleet_status(self, name: str) -> FleetStatus:

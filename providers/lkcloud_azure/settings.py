@@ -21,6 +21,8 @@ CALL_SECONDS = declare("azure.call-seconds", 300.0,
 BACKOFF = declare("azure.backoff-seconds", 0.5, "first wait before retrying a request (doubles, with jitter)")
 POLL = declare("azure.poll-seconds", 5.0, "first wait between polls of long-running operations and upgrades")
 POLL_MAX = declare("azure.poll-max-seconds", 15.0, "longest wait between polls")
+CONSOLE_SECONDS = declare("azure.console-seconds", 600.0,
+                          "seconds run --console waits for boot diagnostics to hold the serial log")
 OPERATION_SECONDS = declare("azure.operation-seconds", 3600.0,
                             "seconds a long-running operation or rolling upgrade may go without progress")
 
@@ -38,6 +40,7 @@ class Timing:
     poll: float = 5.0
     poll_max: float = 15.0
     operation_seconds: float = 3600.0  # a long-running operation or upgrade without progress
+    console_seconds: float = 600.0  # run --console waiting for the serial log
 
 
 @dataclass(frozen=True)

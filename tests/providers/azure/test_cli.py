@@ -17,6 +17,7 @@ from lkcloud.cli.main import main
 from lkcloud.formats import vhd as vhd_format
 from lkcloud.process import run
 from tests.conftest import ROOT
+from tests.providers.azure.vhds import MIB, make_vhd
 from tests.servers.fake_arm import FakeArm
 
 pytestmark = pytest.mark.emulator
@@ -63,13 +64,18 @@ def test_push_run_fleet_images(azure_env: dict[str, str], container: str, vhd: P
     assert main(["fleet", "delete", "azure", "pool", "--yes"]) == 0
 
 
-def test_refresh_that_faults_exits_1(azure_env: dict[str, str], container: str, vhd: Path, arm: FakeArm,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_refresh_that_faults_exits_1(azure_env: dict[str, str], container: str, vhd: Path, *, tmp_path: Path,
+                                     arm: FakeArm, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["push", "azure", str(vhd), "--container", container]) == 0
     assert main(["fleet", "create", "azure", "pool"]) == 0  # the last push
-    arm.fail_upgrades = True
-    assert main(["fleet", "refresh", "azure", "pool", "--data", '{"a":{"content":"c"}}']) == 1
-    assert "rolling upgrade Faulted" in capsys.readouterr().out
+    broken = make_vhd(tmp_path / "broken.vhd", 4, ((0, MIB),), seed=5)
+    capsys.readouterr()
+    assert main(["--json", "push", "azure", str(broken), "--container", container]) == 0
+    broken_id = json.loads(capsys.readouterr().out)["id"]
+    arm.app.broken.add(broken_id.lower())  # its instances never pass the probe
+    assert main(["fleet", "refresh", "azure", "pool", "--image", broken_id, "--data", '{"a":{"content":"c"}}']) == 1
+    out = capsys.readouterr().out
+    assert "rolling upgrade Faulted" in out and "refresh FAILED (the old instances keep serving)" in out
 
 
 @pytest.mark.parametrize(

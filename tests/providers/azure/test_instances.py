@@ -10,9 +10,11 @@ import pytest
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
 from lkcloud.platform import Arch
+from lkcloud.progress import NULL, Task
 from lkcloud.provider.types import RunRequest
 from lkcloud_azure.clients import Api
 from lkcloud_azure.provider import AzureProvider, RunOptions
+from tests.providers.azure.vhds import MIB, make_vhd
 from tests.servers.fake_arm import FakeArm
 
 pytestmark = [pytest.mark.emulator]
@@ -76,3 +78,55 @@ def test_unknown_image_is_a_clear_error(api: Api, arm: FakeArm) -> None:
     with pytest.raises(UsageError, match="image 'ghost' not found"):
         AzureProvider(api).run(RunRequest(image="ghost"))
     assert arm.recorded("PUT", "") == []
+
+
+class Steps:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def step(self, message: str) -> None:
+        self.lines.append(message)
+
+    def task(self, description: str, total: int | None = None, unit: str = "B") -> Task:
+        return NULL.task(description, total, unit)
+
+
+def test_vm_says_it_has_no_agent_and_opens_only_the_service_port(pushed: tuple[AzureProvider, str],
+                                                                 arm: FakeArm) -> None:
+    azure, image = pushed
+    (instance,) = azure.run(RunRequest(image=image, name="web")).instances
+    profile = arm.recorded("PUT", r"/virtualMachines/web$")[0].body["properties"]["osProfile"]
+    assert profile["linuxConfiguration"]["provisionVMAgent"] is False and profile["allowExtensionOperations"] is False
+    assert instance.address is not None
+    assert arm.reachable(instance.address, 8080) and not arm.reachable(instance.address, 22)
+    assert arm.outbound(instance.id)  # through its own public IP: the subnet is private
+    vnet = arm.recorded("PUT", r"/virtualNetworks/lkcloud-vnet$")[0].body
+    assert vnet["properties"]["subnets"][0]["properties"]["defaultOutboundAccess"] is False
+
+
+def test_vm_without_public_ip_has_no_way_out_and_says_so(api: Api, pushed: tuple[AzureProvider, str],
+                                                         arm: FakeArm) -> None:
+    steps = Steps()
+    private = AzureProvider(api, run_options=RunOptions(public_ip=False))
+    (instance,) = private.run(RunRequest(image=pushed[1], name="quiet"), steps).instances
+    assert not arm.outbound(instance.id)
+    assert any(line.startswith("warning: VM quiet has no public IP") for line in steps.lines)
+
+
+def test_running_a_name_again_does_not_put_the_vm_again(pushed: tuple[AzureProvider, str], arm: FakeArm,
+                                                       tmp_path: Path) -> None:
+    azure, image = pushed
+    first = azure.run(RunRequest(image=image, name="web")).instances
+    again = azure.run(RunRequest(image=image, name="web")).instances
+    assert again == first and len(arm.recorded("PUT", r"/virtualMachines/web$")) == 1
+    other = azure.push(from_file(make_vhd(tmp_path / "other.vhd", 4, ((0, MIB),), seed=9), name="other")).id
+    with pytest.raises(UsageError, match="VM web already exists with image"):
+        azure.run(RunRequest(image=other, name="web"))
+
+
+def test_console_waits_for_boot_diagnostics(pushed: tuple[AzureProvider, str], arm: FakeArm) -> None:
+    azure, image = pushed
+    arm.console_after = 3  # the serial log is not there for the first reads
+    result = azure.run(RunRequest(image=image, name="web", console=True))
+    assert result.console and "fake serial console of web" in result.console
+    assert arm.console_after == 0

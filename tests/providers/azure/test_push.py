@@ -91,3 +91,11 @@ def test_missing_resource_group_is_a_clear_error(azure_env: dict[str, str], vhd:
     with pytest.raises(UsageError, match="Resource group 'nope' could not be found") as caught:
         push.push(api, from_file(vhd), PushOptions())
     assert caught.value.hint and "az group create" in caught.value.hint
+
+
+def test_operation_polls_survive_throttling_server_errors_and_resets(api: Api, arm: FakeArm, vhd: Path) -> None:
+    arm.poll_faults = ["429", "503", "reset", "500"]  # one after another on the status polls
+    result = push.push(api, from_file(vhd, name="web"), PushOptions())
+    assert arm.poll_faults == [] and result.id.startswith(IMAGES)
+    polls = [r for r in arm.requests if r.path.startswith("/operations/")]
+    assert len(polls) >= 4 + arm.steps + 1
