@@ -30,6 +30,12 @@ BAD_INPUT_CODES = frozenset({"InvalidParameter", "InvalidRequestContent", "BadRe
                              "SkuNotAvailable", "LocationNotAvailableForResourceType", "InvalidResourceName",
                              "OperationNotAllowed", "PropertyChangeNotAllowed"})
 ROLE_HINT = "the credentials need Contributor on the resource group"
+DATA_ROLE = "Storage Blob Data Contributor"
+DATA_CODES = frozenset({"AuthorizationPermissionMismatch", "AuthorizationFailure"})  # Blob storage's 403s
+
+
+class DataRoleMissing(CredentialsError):
+    """Blob storage refused Entra ID credentials: they lack a data-plane role."""
 
 
 def error_code(exc: BaseException) -> str:
@@ -88,6 +94,9 @@ class AzureErrors:
             detail = getattr(odata, "message", None) or error.reason or type(error).__name__
             code = error_code(error)
             message = f"{what}: {detail}" + (f" ({code})" if code else "")
+            if code in DATA_CODES:
+                return DataRoleMissing(message, hint=f"the credentials need {DATA_ROLE} on the storage account "
+                                                     "(Contributor has no data actions)")
             return classify(message, code, error.status_code)
         return ProviderError(f"{what}: {type(error).__name__}: {error}")
 

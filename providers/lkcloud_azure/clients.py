@@ -106,8 +106,23 @@ class Clients:
         return self._mgmt(NetworkManagementClient)
 
     @cached_property
-    def blobs(self) -> Any:
-        """The blob service: from AZURE_STORAGE_CONNECTION_STRING, else the storage account."""
+    def storage(self) -> Any:
+        from azure.mgmt.storage import StorageManagementClient
+
+        return self._mgmt(StorageManagementClient)
+
+    @property
+    def connection_string(self) -> str | None:
+        return self.env.get(s.STORAGE_OVERRIDE) or None
+
+    @property
+    def arm_token_only(self) -> bool:
+        """The credential is a Resource Manager token (AZURE_ACCESS_TOKEN): Blob storage must not get it."""
+        return isinstance(self.credential, credentials.StaticToken)
+
+    def blob_service(self, endpoint: str | None = None, credential: Any = None) -> Any:
+        """A blob service client with a connection pool for parallel pages: from the connection
+        string, else ``endpoint`` with ``credential`` (an account key, or an Entra ID credential)."""
         import requests
         from azure.core.pipeline.transport import RequestsTransport
         from azure.storage.blob import BlobServiceClient
@@ -118,15 +133,10 @@ class Clients:
         session.mount("http://", adapter)
         options: dict[str, Any] = {"retry_total": 0, "connection_timeout": CONNECT_TIMEOUT,
                                    "read_timeout": READ_TIMEOUT, "transport": RequestsTransport(session=session)}
-        connection = self.env.get(s.STORAGE_OVERRIDE)
-        if connection:
-            return BlobServiceClient.from_connection_string(connection, **options)
-        if not self.storage_account:
-            raise UsageError("no storage account to upload the VHD to",
-                             hint="pass --storage-account, put `storage-account` under [azure] in lkcloud.toml, "
-                                  f"or set {s.STORAGE_OVERRIDE}")
-        url = f"https://{self.storage_account}.blob.core.windows.net"
-        return BlobServiceClient(url, credential=self.credential, **options)
+        if endpoint is None:
+            assert self.connection_string is not None
+            return BlobServiceClient.from_connection_string(self.connection_string, **options)
+        return BlobServiceClient(endpoint, credential=credential, **options)
 
 
 def make_calls(timing: Timing) -> Calls:

@@ -17,6 +17,7 @@ from lkcloud.provider.types import ImageRecord
 from lkcloud_azure import gallery, image
 from lkcloud_azure.clients import Api
 from lkcloud_azure.image import doc
+from lkcloud_azure.storage import Storage
 
 VERSIONS = "/versions/"
 
@@ -74,12 +75,15 @@ def list_images(api: Api) -> list[ImageRecord]:
 
 def _delete_blob(api: Api, url: str | None, reporter: Reporter) -> None:
     """Delete the page blob an image was made from, when it lives in our storage account."""
-    root = str(api.clients.blobs.url).rstrip("/") + "/"
-    if not url or not url.startswith(root):
+    if not url or not (api.clients.connection_string or api.config.storage_account):
+        return
+    service = Storage(api).open(check=False)
+    root = str(service.url).rstrip("/") + "/"
+    if not url.startswith(root):
         return
     container, _, blob = url[len(root) :].split("?")[0].partition("/")
     reporter.step(f"deleting blob {container}/{blob}")
-    client = api.clients.blobs.get_blob_client(container, blob)
+    client = service.get_blob_client(container, blob)
     api.find(f"deleting blob {container}/{blob}", client.delete_blob)
 
 

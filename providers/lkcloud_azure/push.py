@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lkcloud.errors import UsageError
+from lkcloud.errors import LkcloudError, UsageError
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider import tags as lk_tags
 from lkcloud.provider.types import Artifact, PushResult
 from lkcloud_azure import gallery, image, vhd
 from lkcloud_azure.clients import Api
+from lkcloud_azure.storage import Storage
 from lkcloud_azure.upload import PageBlobUploader, UploadResult
 
 GENERATIONS = ("V1", "V2")
@@ -71,6 +72,21 @@ def _reuse(found: dict[str, object], chosen: Plan, digest: str) -> str:
     return str(tags.get(image.BLOB_TAG, ""))
 
 
+def upload(api: Api, chosen: Plan, digest: str, reporter: Reporter = NULL) -> UploadResult:
+    """The VHD into its page blob; refused Entra ID credentials go again with the account key."""
+    storage = Storage(api)
+    service = storage.open()
+    try:
+        return PageBlobUploader(service, api.config.container, api.calls, api.config.concurrency).upload(
+            chosen.disk, chosen.blob, digest, reporter)
+    except LkcloudError as exc:
+        if not storage.retry_with_key(exc):
+            raise
+        reporter.step(f"{exc.message}: uploading with the account key instead")
+        return PageBlobUploader(storage.with_key(), api.config.container, api.calls, api.config.concurrency).upload(
+            chosen.disk, chosen.blob, digest, reporter)
+
+
 def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter = NULL) -> PushResult:
     """Upload and register ``artifact`` (the core records the push)."""
     chosen = plan(api, artifact, options)
@@ -80,8 +96,7 @@ def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter 
         blob_url = _reuse(found, chosen, artifact.digest)
         created = found
     else:
-        uploader = PageBlobUploader(api.clients.blobs, api.config.container, api.calls, api.config.concurrency)
-        uploaded = uploader.upload(chosen.disk, chosen.blob, artifact.digest, reporter)
+        uploaded = upload(api, chosen, artifact.digest, reporter)
         blob_url = uploaded.url
         spec = image.ImageSpec(chosen.name, api.config.location, chosen.generation, blob_url,
                                tuple(image.lkcloud_tags(artifact.digest, artifact.name, blob_url, chosen.tags).items()))

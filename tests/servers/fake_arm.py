@@ -98,6 +98,8 @@ class FakeArm:
     poll_faults: list[str] = field(default_factory=list)  # "429", "500", "503", "reset": the next status polls
     extension_polls: int = 6  # polls before an extension that no agent runs times out
     console_after: int = 0  # serial-log reads that find nothing yet (boot diagnostics are slow)
+    may_list_keys: bool = True  # the credentials hold Microsoft.Storage/storageAccounts/listKeys/action
+    storage_key: str = ""  # what listKeys answers
     base: str = ""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -125,6 +127,16 @@ class FakeArm:
     def next_id(self) -> int:
         return next(self._ids)
 
+    def add_storage_account(self, group: str, name: str, location: str, blob_endpoint: str) -> str:
+        """A storage account that exists already (lkcloud never makes one)."""
+        sub = "00000000-0000-0000-0000-00000000cafe"
+        ident = f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}"
+        self.resources[ident.lower()] = {"id": ident, "name": name, "type": "Microsoft.Storage/storageAccounts",
+                                         "location": location, "kind": "StorageV2", "sku": {"name": "Standard_LRS"},
+                                         "properties": {"provisioningState": "Succeeded",
+                                                        "primaryEndpoints": {"blob": blob_endpoint}}}
+        return ident
+
     # -- dispatch -------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any, auth: str) -> Reply:
         with self.lock:
@@ -135,6 +147,10 @@ class FakeArm:
                 raise ApiError(401, "AuthenticationFailed", "no bearer token")
             if path.startswith("/operations/"):
                 return self._operation(path.split("/")[2], result=path.endswith("/result"))
+            if method == "GET" and path.lower().endswith("/providers/microsoft.storage/storageaccounts") \
+                    and "/resourcegroups/" not in path.lower():
+                return Reply(200, {"value": [copy.deepcopy(r) for r in self.resources.values()
+                                             if r.get("type", "").lower() == rules.STORAGE]})
             match = GROUP_PATH.match(path)
             if not match:
                 raise ApiError(404, "NotFound", f"no route for {path}")

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 VMSS = "microsoft.compute/virtualmachinescalesets"
 VM = "microsoft.compute/virtualmachines"
+STORAGE = "microsoft.storage/storageaccounts"
 LB_CHILDREN = ("frontendIPConfigurations", "backendAddressPools", "probes", "loadBalancingRules", "outboundRules")
 HEALTH_EXTENSIONS = ("applicationhealthlinux", "applicationhealthwindows")
 NO_PROBE = ("Rolling Upgrade mode is not supported for this Virtual Machine Scale Set because a health probe or "
@@ -298,6 +299,11 @@ def special(fake: FakeArm, method: str, path: str) -> Reply | None:
         if scale_set is None or resource is None:
             raise ApiError(404, "ResourceNotFound", f"scale set {key} not found")
         return Reply(200, {"value": scale_set.vms(lambda _i, model: _extension_code(fake, resource, model))})
+    if method == "POST" and STORAGE in lower and lower.endswith("/listkeys"):
+        if not fake.may_list_keys:  # Contributor has the action; Reader and data roles do not
+            raise ApiError(403, "AuthorizationFailed", "The client does not have authorization to perform action "
+                           "'Microsoft.Storage/storageAccounts/listKeys/action'.")
+        return Reply(200, {"keys": [{"keyName": "key1", "value": fake.storage_key, "permissions": "FULL"}]})
     if method == "POST" and lower.endswith("/retrievebootdiagnosticsdata"):
         vm = path.split("/")[-2]
         return Reply(200, {"consoleScreenshotBlobUri": f"{fake.base}/console/{vm}.bmp",

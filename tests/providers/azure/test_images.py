@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.emulator]
 
 
 def _blob_names(api: Api) -> set[str]:
-    container = api.clients.blobs.get_container_client(api.config.container)
+    container = api.clients.blob_service().get_container_client(api.config.container)
     return {b.name for b in container.list_blobs()}
 
 

@@ -6,15 +6,18 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from lkcloud.artifact import from_file
-from lkcloud.errors import UsageError
+from lkcloud.errors import CredentialsError, UsageError
 from lkcloud.platform import BootMode
 from lkcloud_azure import push
 from lkcloud_azure.clients import Api
+from lkcloud_azure.calls import AzureErrors, DataRoleMissing
 from lkcloud_azure.push import PushOptions
 from tests.providers.azure.conftest import SUBSCRIPTION, make_api
 from tests.providers.azure.vhds import MIB, make_vhd
+from tests.servers.azurite import ACCOUNT, KEY
 from tests.servers.fake_arm import FakeArm
 
 pytestmark = [pytest.mark.emulator]
@@ -99,3 +102,47 @@ def test_operation_polls_survive_throttling_server_errors_and_resets(api: Api, a
     assert arm.poll_faults == [] and result.id.startswith(IMAGES)
     polls = [r for r in arm.requests if r.path.startswith("/operations/")]
     assert len(polls) >= 4 + arm.steps + 1
+
+
+@pytest.fixture
+def account_env(azure_env: dict[str, str], azurite_url: str, arm: FakeArm) -> dict[str, str]:
+    """No connection string: the storage account is found through Resource Manager."""
+    arm.storage_key = KEY
+    arm.add_storage_account("lk-test", ACCOUNT, "westeurope", f"{azurite_url}/{ACCOUNT}/")
+    return {key: value for key, value in azure_env.items() if key != "AZURE_STORAGE_CONNECTION_STRING"}
+
+
+def test_a_storage_account_in_another_region_is_refused_before_any_upload(account_env: dict[str, str],
+                                                                          arm: FakeArm, vhd: Path) -> None:
+    api = make_api(account_env, storage_account=ACCOUNT, location="northeurope", container="elsewhere")
+    with pytest.raises(UsageError, match=f"storage account {ACCOUNT} is in westeurope, the image would be in "
+                                         "northeurope"):
+        push.push(api, from_file(vhd, name="web"), PushOptions())
+    assert arm.recorded("POST", "/listKeys$") == [] and arm.recorded("PUT", "/images/") == []
+
+
+def test_a_resource_manager_token_never_goes_to_blob_storage(account_env: dict[str, str], arm: FakeArm,
+                                                              vhd: Path) -> None:
+    api = make_api(account_env, storage_account=ACCOUNT, container="bykey")
+    result = push.push(api, from_file(vhd, name="web"), PushOptions())  # AZURE_ACCESS_TOKEN: the key uploads
+    assert len(arm.recorded("POST", "/storageAccounts/devstoreaccount1/listKeys$")) == 1
+    assert result.bytes_sent > 0
+
+
+def test_without_data_access_the_error_names_the_role(account_env: dict[str, str], arm: FakeArm, vhd: Path) -> None:
+    arm.may_list_keys = False
+    api = make_api(account_env, storage_account=ACCOUNT, container="refused")
+    with pytest.raises(CredentialsError, match="AZURE_ACCESS_TOKEN holds a Resource Manager token") as caught:
+        push.push(api, from_file(vhd, name="web"), PushOptions())
+    assert caught.value.hint and "Storage Blob Data Contributor" in caught.value.hint
+
+
+def test_blob_storage_refusing_entra_id_names_the_data_role() -> None:
+    refused = AzureErrors().to_error(_storage_error("AuthorizationPermissionMismatch"), "writing web.vhd")
+    assert isinstance(refused, DataRoleMissing) and refused.hint and "Storage Blob Data Contributor" in refused.hint
+
+
+def _storage_error(code: str) -> HttpResponseError:
+    error = HttpResponseError(message="This request is not authorized to perform this operation using this permission.")
+    error.status_code, error.error_code = 403, code  # type: ignore[attr-defined]
+    return error

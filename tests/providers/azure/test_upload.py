@@ -53,7 +53,7 @@ def test_plan_covers_exactly_the_data(vhd: Path) -> None:
 
 def test_upload_writes_only_data_and_the_bytes_match(api: Api, vhd: Path, azurite_url: str, container: str) -> None:
     digest = file_digest(vhd)
-    uploader = PageBlobUploader(api.clients.blobs, container, FAST_CALLS, concurrency=4)
+    uploader = PageBlobUploader(api.clients.blob_service(), container, FAST_CALLS, concurrency=4)
     result = uploader.upload(check(vhd), "disk.vhd", digest)
     blob = blob_service(azurite_url).get_blob_client(container, "disk.vhd")  # type: ignore[attr-defined]
     assert blob.download_blob().readall() == vhd.read_bytes()
