@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lkcloud.errors import LkcloudError, UsageError
+from lkcloud.platform import Arch
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider import tags as lk_tags
 from lkcloud.provider.types import Artifact, PushResult
-from lkcloud_azure import gallery, image, vhd
+from lkcloud_azure import gallery, image, storage, vhd
 from lkcloud_azure.clients import Api
-from lkcloud_azure.storage import Storage
 from lkcloud_azure.upload import PageBlobUploader, UploadResult
 
 GENERATIONS = ("V1", "V2")
@@ -46,6 +46,13 @@ class Plan:
 
 def plan(api: Api, artifact: Artifact, options: PushOptions) -> Plan:
     disk = vhd.check(artifact.path)
+    arm64 = artifact.arch is Arch.ARM64
+    if arm64 and not (options.gallery or api.config.gallery):
+        raise UsageError("an Arm64 image needs an Azure Compute Gallery: managed images run on x64 only",
+                         hint="pass --gallery, --image-definition and --version")
+    if arm64 and not api.config.storage_account:
+        raise UsageError("an Arm64 gallery version is made from the VHD blob, so its storage account must be named",
+                         hint="pass --storage-account")
     name = image.validate_name(artifact.image_name or image.image_name(artifact.name, artifact.digest))
     generation = (options.generation or image.GENERATIONS[artifact.boot_mode]).upper()
     if generation not in GENERATIONS:
@@ -56,7 +63,7 @@ def plan(api: Api, artifact: Artifact, options: PushOptions) -> Plan:
         if not options.definition or not options.version:
             raise UsageError("publishing to a gallery needs --image-definition and --version")
         spec = gallery.GallerySpec(gallery_name, options.definition, options.version, generation,
-                                   tuple(options.replicate_to)).check()
+                                   tuple(options.replicate_to), "Arm64" if arm64 else "x64").check()
     elif options.replicate_to or options.definition or options.version:
         raise UsageError("--image-definition, --version and --replicate-to need --gallery")
     blob = f"{image.safe_name(artifact.name, 60)}-{artifact.digest.removeprefix('sha256:')[:16]}.vhd"
@@ -74,22 +81,52 @@ def _reuse(found: dict[str, object], chosen: Plan, digest: str) -> str:
 
 def upload(api: Api, chosen: Plan, digest: str, reporter: Reporter = NULL) -> UploadResult:
     """The VHD into its page blob; refused Entra ID credentials go again with the account key."""
-    storage = Storage(api)
-    service = storage.open()
+    target = storage.Storage(api)
+
+    def into(service: object) -> UploadResult:
+        uploader = PageBlobUploader(service, api.config.container, api.calls, api.config.concurrency)
+        return uploader.upload(chosen.disk, chosen.blob, digest, reporter)
+
     try:
-        return PageBlobUploader(service, api.config.container, api.calls, api.config.concurrency).upload(
-            chosen.disk, chosen.blob, digest, reporter)
+        return into(target.open())
     except LkcloudError as exc:
-        if not storage.retry_with_key(exc):
+        if not target.retry_with_key(exc):
             raise
         reporter.step(f"{exc.message}: uploading with the account key instead")
-        return PageBlobUploader(storage.with_key(), api.config.container, api.calls, api.config.concurrency).upload(
-            chosen.disk, chosen.blob, digest, reporter)
+        return into(target.with_key())
+
+
+def _result(api: Api, artifact: Artifact, chosen: Plan, result_id: str, *, reused: bool,
+            uploaded: UploadResult | None, details: dict[str, object]) -> PushResult:
+    regions = (api.config.location, *(chosen.gallery.regions if chosen.gallery else ()))
+    return PushResult(
+        "azure", result_id, chosen.name, family=artifact.name, digest=artifact.digest, arch=str(artifact.arch),
+        locations=tuple((region, result_id) for region in dict.fromkeys(regions)), reused=reused,
+        bytes_sent=uploaded.bytes_sent if uploaded else 0,
+        bytes_skipped=uploaded.bytes_skipped if uploaded else chosen.disk.size,
+        scope={"subscription": api.config.subscription, "resource_group": api.group,
+               "location": api.config.location},
+        details=details)
+
+
+def _push_arm64(api: Api, artifact: Artifact, chosen: Plan, reporter: Reporter) -> PushResult:
+    """Arm64: the gallery version is made from the VHD blob itself (no managed image)."""
+    assert chosen.gallery is not None
+    uploaded = upload(api, chosen, artifact.digest, reporter)
+    source = {"osDiskImage": {"source": {"uri": uploaded.url, "storageAccountId": storage.account(api).id}}}
+    tags = image.lkcloud_tags(artifact.digest, artifact.name, uploaded.url, chosen.tags)
+    version_id, reused = gallery.publish(api, chosen.gallery, source, tags, reporter)
+    details: dict[str, object] = {"generation": chosen.generation, "blob": uploaded.url, "gallery_version": version_id,
+                                  "resumed_ranges": uploaded.skipped}
+    return _result(api, artifact, chosen, version_id, reused=reused and uploaded.reused, uploaded=uploaded,
+                   details=details)
 
 
 def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter = NULL) -> PushResult:
     """Upload and register ``artifact`` (the core records the push)."""
     chosen = plan(api, artifact, options)
+    if chosen.gallery is not None and chosen.gallery.architecture == "Arm64":
+        return _push_arm64(api, artifact, chosen, reporter)
     found = image.get(api, chosen.name)
     uploaded: UploadResult | None = None
     if found is not None:
@@ -102,21 +139,12 @@ def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter 
                                tuple(image.lkcloud_tags(artifact.digest, artifact.name, blob_url, chosen.tags).items()))
         created = image.create(api, spec, reporter)
     image_id = str(created["id"])
-    result_id = image_id
-    reused = found is not None
-    locations: list[tuple[str, str]] = [(api.config.location, image_id)]
+    result_id, reused = image_id, found is not None
     details: dict[str, object] = {"generation": chosen.generation, "blob": blob_url, "image": image_id,
                                   "resumed_ranges": uploaded.skipped if uploaded else 0}
     if chosen.gallery is not None:
         tags = image.lkcloud_tags(artifact.digest, artifact.name, blob_url, chosen.tags)
-        result_id, version_reused = gallery.publish(api, chosen.gallery, image_id, tags, reporter)
+        result_id, version_reused = gallery.publish(api, chosen.gallery, {"source": {"id": image_id}}, tags, reporter)
         reused = reused and version_reused
         details["gallery_version"] = result_id
-        locations = [(region, result_id) for region in dict.fromkeys((api.config.location, *chosen.gallery.regions))]
-    return PushResult(
-        "azure", result_id, chosen.name, family=artifact.name, digest=artifact.digest, arch=str(artifact.arch),
-        locations=tuple(locations), reused=reused, bytes_sent=uploaded.bytes_sent if uploaded else 0,
-        bytes_skipped=uploaded.bytes_skipped if uploaded else chosen.disk.size,
-        scope={"subscription": api.config.subscription, "resource_group": api.group,
-               "location": api.config.location},
-        details=details)
+    return _result(api, artifact, chosen, result_id, reused=reused, uploaded=uploaded, details=details)

@@ -26,6 +26,7 @@ NO_ACCOUNT_HINT = ("pass --storage-account, put `storage-account` under [azure] 
 
 @dataclass(frozen=True)
 class Account:
+    id: str
     name: str
     group: str
     location: str
@@ -55,7 +56,8 @@ def account(api: Api) -> Account:
     body = doc(found)
     endpoint = body.get("properties", {}).get("primaryEndpoints", {}).get("blob") or \
         f"https://{name}.blob.core.windows.net/"
-    return Account(str(body["name"]), _group_of(str(body["id"])), str(body.get("location", "")), str(endpoint))
+    return Account(str(body["id"]), str(body["name"]), _group_of(str(body["id"])), str(body.get("location", "")),
+                   str(endpoint))
 
 
 def check_region(api: Api, found: Account) -> None:

@@ -205,7 +205,7 @@ class FakeArm:
         key = path.lower()
         kind = "/".join([namespace, *tail[0::2]])
         previous = copy.deepcopy(self.resources.get(key))
-        rules.validate(self, kind.lower(), body, previous)
+        rules.validate(self, kind.lower(), body, previous, path)
         resource = copy.deepcopy(body)
         resource.update({"id": path, "name": tail[-1], "type": kind})
         resource.setdefault("properties", {})["provisioningState"] = "Updating" if previous else "Creating"

@@ -93,11 +93,24 @@ def _validate_vm(body: Json, previous: Json | None) -> None:
             raise ApiError(409, "PropertyChangeNotAllowed", f"Changing property 'osProfile.{key}' is not allowed.")
 
 
-def validate(fake: FakeArm, kind: str, body: Json, previous: Json | None) -> None:
+def _validate_version(fake: FakeArm, path: str, body: Json) -> None:
+    """A managed image runs on x64 only: an Arm64 definition's versions come from a VHD
+    ("Store and share images in an Azure Compute Gallery",
+    https://learn.microsoft.com/azure/virtual-machines/shared-image-galleries)."""
+    definition = fake.resources.get(path.lower().split("/versions/")[0], {})
+    source = body.get("properties", {}).get("storageProfile", {}).get("source", {}).get("id", "")
+    if str(definition.get("properties", {}).get("architecture", "x64")).lower() == "arm64" and "/images/" in \
+            str(source).lower() and "/galleries/" not in str(source).lower():
+        raise ApiError(400, "InvalidParameter", "The source managed image is x64; the image definition is Arm64.")
+
+
+def validate(fake: FakeArm, kind: str, body: Json, previous: Json | None, path: str = "") -> None:
     if kind == VMSS:
         _validate_scale_set(fake, body)
     elif kind == VM:
         _validate_vm(body, previous)
+    elif kind == "microsoft.compute/galleries/images/versions":
+        _validate_version(fake, path, body)
 
 
 def created(fake: FakeArm, kind: str, resource: Json, query: dict[str, list[str]]) -> None:

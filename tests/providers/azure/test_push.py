@@ -10,10 +10,10 @@ from azure.core.exceptions import HttpResponseError
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import CredentialsError, UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode
 from lkcloud_azure import push
-from lkcloud_azure.clients import Api
 from lkcloud_azure.calls import AzureErrors, DataRoleMissing
+from lkcloud_azure.clients import Api
 from lkcloud_azure.push import PushOptions
 from tests.providers.azure.conftest import SUBSCRIPTION, make_api
 from tests.providers.azure.vhds import MIB, make_vhd
@@ -146,3 +146,24 @@ def _storage_error(code: str) -> HttpResponseError:
     error = HttpResponseError(message="This request is not authorized to perform this operation using this permission.")
     error.status_code, error.error_code = 403, code  # type: ignore[attr-defined]
     return error
+
+
+def test_arm64_needs_a_gallery(api: Api, arm: FakeArm, vhd: Path) -> None:
+    with pytest.raises(UsageError, match="an Arm64 image needs an Azure Compute Gallery"):
+        push.push(api, from_file(vhd, name="web", arch=Arch.ARM64), PushOptions())
+    assert arm.requests == []
+
+
+def test_arm64_is_a_gallery_version_made_from_the_vhd(account_env: dict[str, str], arm: FakeArm, vhd: Path) -> None:
+    api = make_api(account_env, storage_account=ACCOUNT, container="arm")
+    options = PushOptions(gallery="lkg", definition="web-arm", version="1.0.0")
+    result = push.push(api, from_file(vhd, name="web", arch=Arch.ARM64), options)
+    (definition,) = arm.recorded("PUT", r"/galleries/lkg/images/web-arm$")
+    assert definition.body["properties"]["architecture"] == "Arm64"
+    (version,) = arm.recorded("PUT", r"/versions/1\.0\.0$")
+    source = version.body["properties"]["storageProfile"]["osDiskImage"]["source"]
+    assert source["uri"].endswith(".vhd") and source["storageAccountId"].endswith(f"/storageAccounts/{ACCOUNT}")
+    assert arm.recorded("PUT", r"/providers/Microsoft.Compute/images/") == []  # no managed image: x64 only
+    assert result.arch == "arm64" and result.id.endswith("/versions/1.0.0")
+    again = push.push(api, from_file(vhd, name="web", arch=Arch.ARM64), options)
+    assert again.reused and again.bytes_sent == 0
