@@ -32,6 +32,7 @@ from azure.storage.blob import BlobServiceClient  # noqa: E402
 
 from lkcloud.artifact import file_digest  # noqa: E402
 from lkcloud.formats import vhd  # noqa: E402
+from lkcloud_azure.clients import make_calls  # noqa: E402
 from lkcloud_azure.settings import Timing  # noqa: E402
 from lkcloud_azure.upload import PAGE, PageBlobUploader  # noqa: E402
 from lkcloud_azure.vhd import check  # noqa: E402
@@ -79,7 +80,7 @@ def reference(path: Path, url: str, name: str) -> tuple[float, int]:
 
 
 def subject(path: Path, url: str, name: str, digest: str) -> tuple[float, int]:
-    uploader = PageBlobUploader(service(url), "bench", Timing(), WORKERS)
+    uploader = PageBlobUploader(service(url), "bench", make_calls(Timing()), WORKERS)
     start = time.perf_counter()
     result = uploader.upload(check(path), name, digest)
     return time.perf_counter() - start, result.bytes_sent

@@ -1,9 +1,10 @@
-"""The one retry layer for Azure calls, and Azure errors turned into lkcloud errors.
+"""What lkcloud knows about Azure's errors: which are worth another attempt, and each as one line
+for a person. Every call goes through one :class:`lkcloud.provider.calls.Calls` with this policy
+(the SDK clients' own retries are off, ``retry_total=0``).
 
-The SDK's own retries are off (``retry_total=0`` on every client), so retries never stack:
-a call is retried here, with a deadline and jittered backoff, only on throttling, 5xx and
-connection errors. Long-running operations are started through the same layer and then
-followed by the SDK's poller, bounded by the deadline.
+Throttling is 429 with a ``Retry-After`` header, and 5xx is a server's passing failure (Azure
+Resource Manager, "Throttling Resource Manager requests" and "Troubleshoot common Azure
+deployment errors"); connection errors are retried too.
 """
 
 from __future__ import annotations
@@ -18,107 +19,102 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
 
-from lkcloud.errors import CredentialsError, LkcloudError, ProviderError, TimeoutExceededError, UsageError
-from lkcloud_azure.settings import Timing
+from lkcloud.errors import CredentialsError, LkcloudError, ProviderError, UsageError
+from lkcloud.provider.calls import Calls, Transient
 
 T = TypeVar("T")
 THROTTLED = 429
-NOT_FOUND_CODES = frozenset({"ResourceNotFound", "NotFound", "ResourceGroupNotFound", "ParentResourceNotFound"})
+GROUP_MISSING = "ResourceGroupNotFound"
 BAD_INPUT_CODES = frozenset({"InvalidParameter", "InvalidRequestContent", "BadRequest", "InvalidTemplate",
-                             "SkuNotAvailable", "LocationNotAvailableForResourceType", "InvalidResourceName"})
+                             "SkuNotAvailable", "LocationNotAvailableForResourceType", "InvalidResourceName",
+                             "OperationNotAllowed", "PropertyChangeNotAllowed"})
+ROLE_HINT = "the credentials need Contributor on the resource group"
+DATA_ROLE = "Storage Blob Data Contributor"
+DATA_CODES = frozenset({"AuthorizationPermissionMismatch", "AuthorizationFailure"})  # Blob storage's 403s
 
 
-def error_code(exc: HttpResponseError) -> str:
-    """The ARM error code of a refused call (``ResourceGroupNotFound``), else ``""``."""
+class DataRoleMissing(CredentialsError):
+    """Blob storage refused Entra ID credentials: they lack a data-plane role."""
+
+
+def error_code(exc: BaseException) -> str:
+    """The error code of a refused call (``ResourceGroupNotFound``, ``AuthorizationPermissionMismatch``)."""
     error = getattr(exc, "error", None)
-    return str(getattr(error, "code", "") or "")
+    return str(getattr(error, "code", "") or getattr(exc, "error_code", "") or "")
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Throttling, server errors and connection failures: worth another attempt."""
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return True
-    if isinstance(exc, HttpResponseError) and not isinstance(exc, ClientAuthenticationError):
-        status = exc.status_code or 0
-        return status == THROTTLED or status >= 500
-    return False
+def retry_after(exc: HttpResponseError) -> float | None:
+    """The seconds a ``Retry-After`` header asks for, if any."""
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: the backoff decides
 
 
-def retrying(timing: Timing) -> Retrying:
-    return Retrying(
-        retry=retry_if_exception(is_transient),
-        stop=stop_after_attempt(timing.attempts) | stop_after_delay(timing.request_deadline),
-        wait=wait_random_exponential(multiplier=timing.backoff, max=timing.backoff_max),
-        reraise=True,
-    )
+def message_of(error: dict[str, Any] | None, what: str) -> tuple[str, str]:
+    """``what: message (Code)`` for an ARM error object, and its code."""
+    error = error or {}
+    code = str(error.get("code") or "")
+    detail = str(error.get("message") or "failed")
+    return f"{what}: {detail}" + (f" ({code})" if code else ""), code
 
 
-def api_error(exc: HttpResponseError, what: str) -> LkcloudError:
-    """A one-line lkcloud error for a refused call."""
-    code = error_code(exc)
-    detail = getattr(getattr(exc, "error", None), "message", None) or exc.reason or type(exc).__name__
-    message = f"{what}: {detail}" + (f" ({code})" if code else "")
-    if code == "ResourceGroupNotFound":
+def classify(message: str, code: str, status: int | None, hint: str | None = None) -> LkcloudError:
+    if code == GROUP_MISSING:
         return UsageError(message, hint="create it (az group create -n GROUP -l LOCATION) or pass --resource-group")
-    if isinstance(exc, ClientAuthenticationError) or exc.status_code in (401, 403):
-        return CredentialsError(message, hint="the credentials need Contributor on the resource group")
-    if code in BAD_INPUT_CODES or exc.status_code == 400:
-        return UsageError(message)
-    return ProviderError(message)
+    if status in (401, 403) or code in ("AuthorizationFailed", "InvalidAuthenticationToken"):
+        return CredentialsError(message, hint=hint or ROLE_HINT)
+    if code in BAD_INPUT_CODES or status == 400:
+        return UsageError(message, hint=hint)
+    return ProviderError(message, hint=hint)
 
 
-def call(timing: Timing, what: str, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``method(*args, **kwargs)`` under the retry policy; Azure errors become lkcloud errors."""
-    try:
-        for attempt in retrying(timing):
-            with attempt:
-                return method(*args, **kwargs)
-    except HttpResponseError as exc:
-        raise api_error(exc, what) from exc
-    except (ServiceRequestError, ServiceResponseError) as exc:
-        raise ProviderError(f"{what}: {exc}", hint="Azure kept failing; try again later") from exc
-    raise AssertionError("unreachable")
+class AzureErrors:
+    """The :class:`~lkcloud.provider.calls.ErrorPolicy` of every Azure call."""
 
-
-def find(timing: Timing, what: str, method: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-    """Like :func:`call`, but a missing resource (not a missing resource group) is None."""
-    try:
-        return call(timing, what, _raising_missing(method), *args, **kwargs)
-    except _Missing:
+    def is_transient(self, error: BaseException) -> Transient | None:
+        if isinstance(error, ServiceRequestError | ServiceResponseError):
+            return Transient("connection failed")
+        if isinstance(error, HttpResponseError) and not isinstance(error, ClientAuthenticationError):
+            status = error.status_code or 0
+            if status == THROTTLED:
+                return Transient("throttled", throttled=True, retry_after=retry_after(error))
+            if status >= 500:
+                return Transient(f"server error {status}", retry_after=retry_after(error))
         return None
 
+    def to_error(self, error: BaseException, what: str) -> LkcloudError:
+        if isinstance(error, ServiceRequestError | ServiceResponseError):
+            return ProviderError(f"{what}: {error}", hint="Azure kept failing; try again later")
+        if isinstance(error, HttpResponseError):
+            odata = getattr(error, "error", None)
+            detail = getattr(odata, "message", None) or error.reason or type(error).__name__
+            code = error_code(error)
+            message = f"{what}: {detail}" + (f" ({code})" if code else "")
+            if code in DATA_CODES:
+                return DataRoleMissing(message, hint=f"the credentials need {DATA_ROLE} on the storage account "
+                                                     "(Contributor has no data actions)")
+            return classify(message, code, error.status_code)
+        return ProviderError(f"{what}: {type(error).__name__}: {error}")
 
-class _Missing(Exception):
-    pass
+
+def missing(error: BaseException) -> bool:
+    """A resource that is not there (but not a missing resource group, which is the user's)."""
+    return isinstance(error, ResourceNotFoundError) and error_code(error) != GROUP_MISSING
 
 
-def _raising_missing(method: Callable[..., T]) -> Callable[..., T]:
-    def wrapped(*args: Any, **kwargs: Any) -> T:
+def find(calls: Calls, what: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T | None:
+    """``fn(*args, **kwargs)`` through ``calls``; a missing resource is None."""
+
+    def attempt() -> T | None:
         try:
-            return method(*args, **kwargs)
+            return fn(*args, **kwargs)
         except ResourceNotFoundError as exc:
-            if error_code(exc) == "ResourceGroupNotFound":
+            if not missing(exc):
                 raise
-            raise _Missing() from exc
+            return None
 
-    return wrapped
-
-
-def wait(timing: Timing, what: str, begin: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Start a long-running operation (retried like any call) and follow it to its end."""
-    poller = call(timing, what, begin, *args, polling_interval=timing.poll, **kwargs)
-    try:
-        result = poller.result(timeout=timing.deadline)
-    except HttpResponseError as exc:
-        raise api_error(exc, what) from exc
-    if not poller.done():
-        raise TimeoutExceededError(f"{what}: not finished after {timing.deadline:g} s")
-    return result
+    return calls.call(what, attempt)

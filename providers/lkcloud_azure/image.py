@@ -1,7 +1,8 @@
 """Managed images and Azure Compute Gallery versions: names, tags, create (idempotent), lookup.
 
-Every image lkcloud makes is tagged ``lkcloud=managed`` plus the content digest, the blob it was
-made from and when; the same name with the same digest is reused, another digest is an error.
+Every image lkcloud makes carries the shared tags (``lkcloud:managed``, ``lkcloud:digest``,
+``lkcloud:family``) plus the blob it was made from and when; the same name with the same digest
+is reused, another digest is an error.
 """
 
 from __future__ import annotations
@@ -14,17 +15,15 @@ from typing import Any
 from lkcloud.errors import UsageError
 from lkcloud.platform import BootMode
 from lkcloud.progress import NULL, Reporter
-from lkcloud_azure.calls import call, find, wait
+from lkcloud.provider import tags as lk_tags
 from lkcloud_azure.clients import Api
 
 NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?")
 NAME_HINT = "use letters, digits, '_', '.' and '-', start with a letter or digit, at most 80 characters"
 VERSION = re.compile(r"\d+\.\d+\.\d+")
 TAG_KEY = re.compile(r"[^<>%&\\?/]{1,512}")
-MANAGED_TAG, MANAGED = "lkcloud", "managed"
-DIGEST_TAG = "lkcloud-digest"
-BLOB_TAG = "lkcloud-blob"
-CREATED_TAG = "lkcloud-created"
+BLOB_TAG = "lkcloud:blob"
+CREATED_TAG = "lkcloud:created"
 GENERATIONS: dict[BootMode, str] = {BootMode.BIOS: "V1", BootMode.UEFI: "V2", BootMode.HYBRID: "V2"}
 COMPUTE = "providers/Microsoft.Compute"
 
@@ -40,10 +39,19 @@ def validate_name(value: str, what: str = "image name") -> str:
     return value
 
 
-def image_name(stem: str) -> str:
+def safe_name(stem: str, limit: int = 80) -> str:
     """An Azure-safe name from a file stem (``linuxkit v1+2`` -> ``linuxkit-v1-2``)."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-.") or "lkcloud"
-    return cleaned[:80].rstrip("-.")
+    return cleaned[:limit].rstrip("-.")
+
+
+def image_name(family: str, digest: str) -> str:
+    """The default image name: the family and the start of the content digest (``web-1a2b3c4d5e6f``)."""
+    return f"{safe_name(family, 67)}-{digest.removeprefix('sha256:')[:12]}"
+
+
+def managed(found: dict[str, Any]) -> bool:
+    return (found.get("tags") or {}).get(lk_tags.MANAGED) == lk_tags.TRUE
 
 
 def parse_tags(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -58,9 +66,13 @@ def parse_tags(pairs: tuple[str, ...]) -> dict[str, str]:
     return tags
 
 
-def lkcloud_tags(digest: str, blob_url: str, extra: dict[str, str]) -> dict[str, str]:
+def lkcloud_tags(digest: str, family: str, blob_url: str, extra: dict[str, str]) -> dict[str, str]:
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {**extra, MANAGED_TAG: MANAGED, DIGEST_TAG: digest, BLOB_TAG: blob_url, CREATED_TAG: created}
+    return {**extra, **lk_tags.spell(lk_tags.standard(digest, family, {BLOB_TAG: blob_url, CREATED_TAG: created}),
+                                     lk_tags.Style.TAGS)}
+
+
+MANAGED_TAGS = lk_tags.spell(lk_tags.standard(), lk_tags.Style.TAGS)
 
 
 def group_id(api: Api) -> str:
@@ -81,7 +93,7 @@ class ImageSpec:
 
 
 def get(api: Api, name: str) -> dict[str, Any] | None:
-    found = find(api.timing, f"reading image {name}", api.clients.compute.images.get, api.group, name)
+    found = api.find(f"reading image {name}", api.clients.compute.images.get, api.group, name)
     return None if found is None else doc(found)
 
 
@@ -97,20 +109,20 @@ def create(api: Api, spec: ImageSpec, reporter: Reporter = NULL) -> dict[str, An
         },
     }
     reporter.step(f"creating image {spec.name} ({spec.generation})")
-    return doc(wait(api.timing, f"creating image {spec.name}", api.clients.compute.images.begin_create_or_update,
-                    api.group, spec.name, body))
+    return doc(api.operation(f"creating image {spec.name}", api.clients.compute.images.begin_create_or_update,
+                             api.group, spec.name, body))
 
 
-def managed(api: Api) -> list[dict[str, Any]]:
+def listing(api: Api) -> list[dict[str, Any]]:
     """The managed images lkcloud made in the resource group."""
-    found = call(api.timing, "listing images",
-                 lambda: [doc(i) for i in api.clients.compute.images.list_by_resource_group(api.group)])
-    return [i for i in found if (i.get("tags") or {}).get(MANAGED_TAG) == MANAGED]
+    found = api.call("listing images",
+                     lambda: [doc(i) for i in api.clients.compute.images.list_by_resource_group(api.group)])
+    return [i for i in found if managed(i)]
 
 
 def delete(api: Api, name: str, reporter: Reporter = NULL) -> None:
     reporter.step(f"deleting image {name}")
-    wait(api.timing, f"deleting image {name}", api.clients.compute.images.begin_delete, api.group, name)
+    api.operation(f"deleting image {name}", api.clients.compute.images.begin_delete, api.group, name)
 
 
 def resolve(api: Api, ref: str) -> str:

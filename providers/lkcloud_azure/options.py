@@ -31,4 +31,6 @@ OPTIONS = ProviderOptions(instance_type_aliases=("--vm-size",), options=(
                    verbs=LAUNCH),
     ProviderOption("public_ip", ("--public-ip/--no-public-ip",), "give each VM a public IP (default: yes)", type=bool,
                    verbs=frozenset({Verb.RUN})),
+    ProviderOption("allow_ports", ("--allow-port",), "inbound TCP port the NSG opens (repeatable; default: the"
+                   " fleet's service port, templates/fleets.yml, and no other)", verbs=LAUNCH, multiple=True),
 ))

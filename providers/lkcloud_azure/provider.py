@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-from lkcloud import state
 from lkcloud.errors import UsageError
+from lkcloud.fleet.defaults import defaults
+from lkcloud.platform import Arch
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import (
     Artifact,
     FleetSpec,
     FleetStatus,
+    HealthCheck,
     ImageRecord,
     PushResult,
     RefreshResult,
@@ -20,9 +24,11 @@ from lkcloud.provider.types import (
     UpdatePolicy,
 )
 from lkcloud.settings import Settings
-from lkcloud_azure import fleet, image, instances, prune, push
+from lkcloud_azure import fleet, image, images, instances, push
 from lkcloud_azure.clients import Api, Flags, connect
 from lkcloud_azure.instances import MachineOptions
+
+SSH_KEY_TYPES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
 
 
 @dataclass(frozen=True)
@@ -31,71 +37,105 @@ class RunOptions:
 
     ssh_key: str | None = None
     public_ip: bool = True
+    allow_ports: tuple[int, ...] | None = None  # None: the fleet's service port (its health check's)
 
 
-def rolling_from(policy: UpdatePolicy | None) -> fleet.Rolling:
-    """The provider-neutral update policy in scale-set terms."""
-    if policy is None:
-        return fleet.Rolling()
-    unhealthy = max(5, 100 - policy.min_healthy_percent)
-    return fleet.Rolling(max_batch=max(5, min(100, policy.canary_percent or 20)), max_unhealthy=unhealthy,
-                         max_unhealthy_upgraded=unhealthy, pause_seconds=policy.pause_seconds)
+def parse_ports(values: tuple[str, ...] | None) -> tuple[int, ...] | None:
+    """--allow-port values as TCP ports (1-65535), or a UsageError naming the bad one."""
+    if not values:
+        return None
+    ports = []
+    for value in values:
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            raise UsageError(f"--allow-port {value!r}: not a TCP port (1-65535)")
+        ports.append(int(value))
+    return tuple(dict.fromkeys(ports))
+
+
+def read_ssh_key(path: Path | None) -> str | None:
+    """The OpenSSH public key in ``path`` (one line), or a UsageError naming the file."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--ssh-key {path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    if "\n" in text or not text.startswith(SSH_KEY_TYPES):
+        raise UsageError(f"--ssh-key {path}: not an OpenSSH public key",
+                         hint="give the .pub file, e.g. ~/.ssh/id_ed25519.pub")
+    return text
 
 
 class AzureProvider:
-    """Push, run, fleets and image pruning on Azure."""
+    """Push, run, fleets and images on Azure (see :class:`lkcloud.provider.interface.Provider`)."""
 
-    name = "azure"
+    name: ClassVar[str] = "azure"
     image_format = "vhd"
 
-    def __init__(self, api: Api, push_options: push.PushOptions | None = None, run_options: RunOptions | None = None,
-                 state_dir: Path | None = None) -> None:
+    def __init__(self, api: Api, push_options: push.PushOptions | None = None,
+                 run_options: RunOptions | None = None) -> None:
         self.api = api
-        self.push_options = push_options or push.PushOptions(record_in=state_dir)
+        self.push_options = push_options or push.PushOptions()
         self.run_options = run_options or RunOptions()
-        self.state_dir = state_dir
 
     @classmethod
-    def from_flags(cls, flags: Flags, settings: Settings | None = None, *, push_options: push.PushOptions | None = None,
-                   run_options: RunOptions | None = None) -> AzureProvider:
-        """Resolve subscription, group, credentials and endpoints (flag > env > config file)."""
-        return cls(connect(flags, settings), push_options, run_options)
+    def from_settings(cls, settings: Settings, **flags: Any) -> AzureProvider:
+        """Subscription, group, credentials and endpoints: flag > LKCLOUD_AZURE_* > AZURE_* > lkcloud.toml."""
+        given = Flags(subscription=flags.get("subscription"), resource_group=flags.get("resource_group"),
+                      location=flags.get("location"), storage_account=flags.get("storage_account"),
+                      container=flags.get("container"), gallery=flags.get("gallery"))
+        push_options = push.PushOptions(
+            generation=flags.get("generation"), gallery=flags.get("gallery"), definition=flags.get("image_definition"),
+            version=flags.get("version"), replicate_to=tuple(flags.get("replicate_to") or ()),
+            tags=tuple(flags.get("tags") or ()))
+        run_options = RunOptions(ssh_key=read_ssh_key(flags.get("ssh_key")),
+                                 public_ip=flags.get("public_ip") is not False,
+                                 allow_ports=parse_ports(flags.get("allow_ports")))
+        return cls(connect(given, settings, os.environ), push_options, run_options)
 
     # -- images ---------------------------------------------------------------------------
     def push(self, artifact: Artifact, reporter: Reporter = NULL) -> PushResult:
         return push.push(self.api, artifact, self.push_options, reporter)
 
-    def images_list(self) -> list[ImageRecord]:
-        return prune.list_images(self.api)
+    def resolve_image(self, ref: str) -> str:
+        return image.resolve(self.api, ref)
 
-    def images_prune(self, keep: int, reporter: Reporter = NULL, dry_run: bool = False) -> list[ImageRecord]:
-        return prune.prune(self.api, keep, dry_run, reporter)
+    def images_list(self) -> list[ImageRecord]:
+        return images.list_images(self.api)
+
+    def image_delete(self, record: ImageRecord, reporter: Reporter = NULL) -> None:
+        images.delete(self.api, record, reporter)
 
     # -- instances ------------------------------------------------------------------------
-    def default_image(self) -> str:
-        """The image (or gallery version) last pushed to Azure from this directory."""
-        last = state.last(push.SECTION, self.state_dir)
-        if not last or not last.get("id"):
-            raise UsageError("no image given and none pushed to Azure from this directory",
-                             hint="pass an image name, or run `lkcloud push azure FILE` first")
-        return str(last.get("gallery_version") or last["id"])
+    def vm_size(self, given: str | None, arch: Arch) -> str:
+        """--instance-type, else the azure.vm-size setting, else templates/fleets.yml for ``arch``."""
+        chosen = given or self.api.config.vm_size or defaults(self.name).instance_type(arch)
+        if not chosen:
+            raise UsageError(f"no VM size for {arch}", hint="pass --instance-type (--vm-size)")
+        return chosen
 
-    def _machine(self, ref: str, user_data: bytes | None, vm_size: str | None, console: bool = False) -> MachineOptions:
-        return MachineOptions(image_id=image.resolve(self.api, ref), vm_size=vm_size or self.api.config.vm_size,
-                              user_data=user_data, ssh_key=self.run_options.ssh_key,
-                              public_ip=self.run_options.public_ip, console=console)
+    def ports(self, health: HealthCheck) -> tuple[int, ...]:
+        """--allow-port, else the service port (the health check's) and nothing else."""
+        return self.run_options.allow_ports or (health.port,)
+
+    def _machine(self, ref: str, user_data: bytes | None, vm_size: str, ports: tuple[int, ...],
+                 console: bool = False) -> MachineOptions:
+        return MachineOptions(image_id=image.resolve(self.api, ref), vm_size=vm_size, user_data=user_data,
+                              ssh_key=self.run_options.ssh_key, public_ip=self.run_options.public_ip, console=console,
+                              ports=ports)
 
     def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
-        ref = request.image or self.default_image()
-        machine = self._machine(ref, request.user_data, request.instance_type, request.console)
-        base = ref.rstrip("/").rsplit("/", 1)[-1]
-        return instances.run(self.api, replace(request, image=ref), machine, base, reporter)
+        machine = self._machine(request.image, request.user_data, self.vm_size(request.instance_type, request.arch),
+                                self.ports(defaults(self.name).health), request.console)
+        return instances.run(self.api, request, machine, instances.base_name(machine.image_id),
+                             console_timeout=self.api.config.timing.console_seconds, reporter=reporter)
 
     # -- fleets ---------------------------------------------------------------------------
-    def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL, *,
-                     rolling: fleet.Rolling | None = None) -> FleetStatus:
-        machine = self._machine(spec.image, spec.user_data, spec.instance_type)
-        return fleet.create(self.api, spec.name, spec.size, machine, rolling=rolling or rolling_from(spec.policy),
+    def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
+        rolling = fleet.Rolling.of(spec.policy)  # checked before anything is made
+        ports = self.ports(spec.health)
+        machine = self._machine(spec.image, spec.user_data, self.vm_size(spec.instance_type, spec.arch), ports)
+        return fleet.create(self.api, spec.name, spec.size, machine, rolling=rolling, health=spec.health, ports=ports,
                             reporter=reporter)
 
     def fleet_status(self, name: str) -> FleetStatus:
@@ -104,13 +144,11 @@ class AzureProvider:
     def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> FleetStatus:
         return fleet.scale(self.api, name, size, reporter)
 
-    def fleet_refresh(
-        self, name: str, image: str, user_data: bytes | None = None, policy: UpdatePolicy | None = None,
-        reporter: Reporter = NULL, *, rolling: fleet.Rolling | None = None,
-    ) -> RefreshResult:
-        image_id = self._machine(image, None, None).image_id if image else None
-        return fleet.refresh(self.api, name, image_id, user_data, rolling=rolling or rolling_from(policy),
-                             reporter=reporter)
+    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: UpdatePolicy,
+                      reporter: Reporter = NULL) -> RefreshResult:
+        rolling = fleet.Rolling.of(policy)
+        image_id = self.resolve_image(image) if image else None
+        return fleet.refresh(self.api, name, image_id, user_data, rolling=rolling, reporter=reporter)
 
     def fleet_delete(self, name: str, reporter: Reporter = NULL) -> None:
         fleet.delete(self.api, name, reporter)

@@ -3,7 +3,7 @@ lkcloud.toml), and the typed configuration the provider is built from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lkcloud.settings import declare
 
@@ -12,14 +12,19 @@ RESOURCE_GROUP = declare("azure.resource-group", None, "resource group every lkc
 LOCATION = declare("azure.location", "westeurope", "region for images, VMs and scale sets")
 STORAGE_ACCOUNT = declare("azure.storage-account", None, "storage account that receives VHD page blobs")
 CONTAINER = declare("azure.container", "lkcloud", "blob container for uploaded VHDs")
-VM_SIZE = declare("azure.vm-size", "Standard_B1s", "VM size for run and fleets")
+VM_SIZE = declare("azure.vm-size", None, "VM size for run and fleets (default: templates/fleets.yml, per arch)",
+                  kind=str)
 GALLERY = declare("azure.gallery", None, "Azure Compute Gallery that pushed images are published to")
 CONCURRENCY = declare("azure.upload-concurrency", 16, "4 MiB pages in flight during a VHD upload")
-ATTEMPTS = declare("azure.attempts", 6, "attempts per request on throttling, 5xx and connection errors")
-POLL = declare("azure.poll-seconds", 5.0, "seconds between polls of long-running operations and upgrades")
-DEADLINE = declare("azure.deadline", 3600.0, "seconds: overall deadline of one upload, operation or upgrade")
-HEALTH_PORT = declare("azure.health-port", 8080, "port of the Application Health extension's HTTP probe")
-HEALTH_PATH = declare("azure.health-path", "/healthz", "path of the Application Health extension's HTTP probe")
+CALL_SECONDS = declare("azure.call-seconds", 300.0,
+                       "seconds one request may keep failing on throttling, 5xx or connection errors")
+BACKOFF = declare("azure.backoff-seconds", 0.5, "first wait before retrying a request (doubles, with jitter)")
+POLL = declare("azure.poll-seconds", 5.0, "first wait between polls of long-running operations and upgrades")
+POLL_MAX = declare("azure.poll-max-seconds", 15.0, "longest wait between polls")
+CONSOLE_SECONDS = declare("azure.console-seconds", 600.0,
+                          "seconds run --console waits for boot diagnostics to hold the serial log")
+OPERATION_SECONDS = declare("azure.operation-seconds", 3600.0,
+                            "seconds a long-running operation or rolling upgrade may go without progress")
 
 ARM_DEFAULT = "https://management.azure.com"
 ARM_OVERRIDE = "LKCLOUD_AZURE_ARM_ENDPOINT"
@@ -28,23 +33,14 @@ STORAGE_OVERRIDE = "AZURE_STORAGE_CONNECTION_STRING"
 
 @dataclass(frozen=True)
 class Timing:
-    """Retry and polling bounds (seconds) for every Azure call."""
+    """Time budgets (seconds) of Azure calls and waits."""
 
-    attempts: int = 6
-    backoff: float = 0.5  # first wait between retries; grows exponentially with jitter
-    backoff_max: float = 20.0
+    call_seconds: float = 300.0  # one request failing transiently, without progress
+    backoff: float = 0.5
     poll: float = 5.0
-    deadline: float = 3600.0
-    request_deadline: float = 300.0  # retrying one transient-failing call
-
-
-@dataclass(frozen=True)
-class Health:
-    """The Application Health extension's probe."""
-
-    protocol: str = "http"
-    port: int = 8080
-    path: str = "/healthz"
+    poll_max: float = 15.0
+    operation_seconds: float = 3600.0  # a long-running operation or upgrade without progress
+    console_seconds: float = 600.0  # run --console waiting for the serial log
 
 
 @dataclass(frozen=True)
@@ -56,8 +52,7 @@ class AzureConfig:
     location: str = "westeurope"
     storage_account: str | None = None
     container: str = "lkcloud"
-    vm_size: str = "Standard_B1s"
+    vm_size: str | None = None  # None: the per-architecture default of templates/fleets.yml
     gallery: str | None = None
     concurrency: int = 16
-    health: Health = field(default_factory=Health)
-    timing: Timing = field(default_factory=Timing)
+    timing: Timing = Timing()

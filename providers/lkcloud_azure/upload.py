@@ -7,6 +7,9 @@ reads as zeros, so only the ranges with data are sent, each by one Put Page carr
 Resuming: the blob's metadata records the file's sha256 digest. A rerun that finds a blob of
 the same length and digest asks it which ranges it holds (Get Page Ranges) and sends only the
 rest; a blob marked complete is reused as is; any other blob is started over.
+
+Every request goes through the provider's one call layer; the pages share one time budget that
+each confirmed page restarts, and fewer pages are kept in flight while the service throttles.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError
 
 from lkcloud.progress import NULL, Reporter, Task
-from lkcloud_azure.calls import call, find
-from lkcloud_azure.settings import Timing
+from lkcloud.provider.calls import Activity, Calls
+from lkcloud.provider.concurrency import AdaptiveLimit
+from lkcloud_azure.calls import find
 from lkcloud_azure.vhd import FixedVhd
 
 PAGE = 4 << 20  # Put Page's largest write
@@ -55,6 +59,12 @@ class UploadResult:
     bytes_sent: int
     skipped: int = 0  # ranges an earlier, interrupted run had stored
     reused: bool = False  # a complete blob of the same content was there
+    lowest_concurrency: int = 0  # the fewest pages in flight throttling brought the upload down to
+
+    @property
+    def bytes_skipped(self) -> int:
+        """Zero pages, and pages an earlier run stored."""
+        return self.size - self.bytes_sent
 
 
 def _extents(fd: int, size: int) -> Iterator[Span]:
@@ -128,10 +138,10 @@ def _merge(ranges: list[Span]) -> list[Span]:
 class PageBlobUploader:
     """Uploads fixed VHDs into one container of one blob service."""
 
-    def __init__(self, service: Any, container: str, timing: Timing, concurrency: int = 16) -> None:
+    def __init__(self, service: Any, container: str, calls: Calls, concurrency: int = 16) -> None:
         self.service = service
         self.container = container
-        self.timing = timing
+        self.calls = calls
         self.concurrency = max(1, concurrency)
 
     def _ensure_container(self) -> None:
@@ -141,22 +151,22 @@ class PageBlobUploader:
             with contextlib.suppress(ResourceExistsError):
                 client.create_container()
 
-        call(self.timing, f"creating container {self.container}", create)
+        self.calls.call(f"creating container {self.container}", create)
 
     def stored(self, blob: Any) -> list[Span]:
         """The ranges a page blob holds (Get Page Ranges lists written ranges only), merged."""
-        pages = call(self.timing, f"listing the pages of {blob.blob_name}", lambda: list(blob.list_page_ranges()))
+        pages = self.calls.call(f"listing the pages of {blob.blob_name}", lambda: list(blob.list_page_ranges()))
         return _merge([Span(p.start, p.end + 1 - p.start) for p in pages if not getattr(p, "cleared", False)])
 
     def _start(self, blob: Any, image: FixedVhd, digest: str) -> tuple[bool, list[Span]]:
         """(complete, stored ranges) of a blob of this content; a fresh blob otherwise."""
-        props = find(self.timing, f"reading {blob.blob_name}", blob.get_blob_properties)
+        props = find(self.calls, f"reading {blob.blob_name}", blob.get_blob_properties)
         if props is not None and props.size == image.size and props.metadata.get(DIGEST_KEY) == digest:
             if props.metadata.get(COMPLETE_KEY) == "true":
                 return True, []
             return False, self.stored(blob)
-        call(self.timing, f"creating page blob {blob.blob_name}", blob.create_page_blob, image.size,
-             metadata={DIGEST_KEY: digest})
+        self.calls.call(f"creating page blob {blob.blob_name}", blob.create_page_blob, image.size,
+                        metadata={DIGEST_KEY: digest})
         return False, []
 
     def upload(self, image: FixedVhd, blob_name: str, digest: str, reporter: Reporter = NULL) -> UploadResult:
@@ -171,27 +181,34 @@ class PageBlobUploader:
         starts = [s.start for s in stored]
         todo = [s for s in spans if not _covered(s, stored, starts)]
         task = reporter.task(f"uploading {blob_name}", sum(s.length for s in todo))
+        limit = AdaptiveLimit(self.concurrency)
         try:
-            self._send(blob, image, todo, task)
+            self._send(blob, image, todo, task, limit)
         finally:
             task.done()
-        call(self.timing, f"finishing {blob_name}", blob.set_blob_metadata, {DIGEST_KEY: digest, COMPLETE_KEY: "true"})
+        self.calls.call(f"finishing {blob_name}", blob.set_blob_metadata, {DIGEST_KEY: digest, COMPLETE_KEY: "true"})
         return UploadResult(blob.url, self.container, blob_name, image.size, len(spans), len(todo),
-                            sum(s.length for s in todo), skipped=len(spans) - len(todo))
+                            sum(s.length for s in todo), skipped=len(spans) - len(todo),
+                            lowest_concurrency=limit.lowest)
 
-    def _send(self, blob: Any, image: FixedVhd, todo: list[Span], task: Task) -> None:
+    def _send(self, blob: Any, image: FixedVhd, todo: list[Span], task: Task, limit: AdaptiveLimit) -> None:
         failed = threading.Event()
+        activity = Activity(self.calls.budget.seconds)  # restarted by every confirmed page
 
         def put(fd: int, span: Span) -> None:
             if failed.is_set():
                 return
             data = os.pread(fd, span.length, span.start)
             try:
-                call(self.timing, f"writing {blob.blob_name} at {span.start}", blob.upload_page, data,
-                     offset=span.start, length=span.length, validate_content=True)
+                with limit.slot():
+                    self.calls.call(f"writing {blob.blob_name} at {span.start}", blob.upload_page, data,
+                                    offset=span.start, length=span.length, validate_content=True,
+                                    activity=activity, on_throttle=limit.throttled)
             except BaseException:
                 failed.set()
                 raise
+            limit.succeeded()
+            activity.advanced()
             task.advance(span.length)
 
         with image.path.open("rb") as fh, ThreadPoolExecutor(self.concurrency, "azure-pages") as pool:

@@ -2,7 +2,11 @@
 
 Strict where the real ones are: AWS answers GETs only with a token from ``PUT /latest/api/token``
 (401 without), GCP only with ``Metadata-Flavor: Google`` (403 without), Azure IMDS only with
-``Metadata: true`` (400 without). Every request is recorded for the test to inspect.
+``Metadata: true`` (400 without). ``failures`` makes a path answer errors first: Azure IMDS
+throttles with 429 and may answer 5xx while it starts ("Azure Instance Metadata Service",
+https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service: "Rate limiting",
+"Errors and debugging"), and a VM that never gets its Ready report through is restarted, so
+the guest must keep asking. Every request is recorded for the test to inspect.
 """
 
 from __future__ import annotations
@@ -141,6 +145,7 @@ class FakeMetadata:
 
     cloud: str
     instance: Instance
+    failures: dict[str, list[int]] = field(default_factory=dict)  # path prefix -> statuses to answer first
     requests: list[Request] = field(default_factory=list)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -155,7 +160,7 @@ class FakeMetadata:
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 probe = Request(self.command, self.path, headers, body, 0)
-                status, data, ctype = answer(probe, fake.instance)
+                status, data, ctype = fake.failure(self.path) or answer(probe, fake.instance)
                 fake.requests.append(Request(self.command, self.path, headers, body, status))
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -172,6 +177,13 @@ class FakeMetadata:
         self.port = int(self._server.server_address[1])
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self.port
+
+    def failure(self, path: str) -> Reply | None:
+        for prefix, statuses in self.failures.items():
+            if path.startswith(prefix) and statuses:
+                status = statuses.pop(0)
+                return status, b'{"error": "busy (fake)"}', "application/json"
+        return None
 
     def stop(self) -> None:
         if self._server is not None:

@@ -104,7 +104,11 @@ def test_gcp_metadata_flavor(metadata_image: Path, fake: FakeMetadata, tmp_path:
 @pytest.mark.parametrize("fake", [("azure", user_data("hello from azure"))], indirect=True)
 def test_azure_imds_and_ready_report(metadata_image: Path, fake: FakeMetadata, tmp_path: Path) -> None:
     wireserver = f"lkcloud.metadata.wireserver=http://{guest.HOST_FROM_GUEST}:{fake.port}"
+    # A busy IMDS and WireServer: the probe, the goal state and the Ready report (5 times) fail first.
+    fake.failures = {"/metadata/instance/compute/name": [429], "/machine?comp=goalstate": [503],
+                     "/machine?comp=health": [500, 503, 500, 503, 500]}
     console = guest.boot(metadata_image, tmp_path / "vm", fake.port, cmdline=wireserver)
+    assert not any(fake.failures.values()), fake.failures
     assert "greeter: hello from azure (provider Azure, hostname azure-vm-1)" in greeter_line(console)
     user_data_reads = [r for r in fake.requests if "/compute/userData?" in r.path and r.status == 200]
     assert user_data_reads, "the guest never read compute/userData"

@@ -3,7 +3,6 @@ https, and an Api bound to both through the environment variables a user would s
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from lkcloud.settings import Settings
-from lkcloud_azure.clients import Api, Flags, connect
+from lkcloud_azure.clients import Api, Flags, connect, make_calls
+from lkcloud_azure.provider import AzureProvider
+from lkcloud_azure.push import PushOptions
 from lkcloud_azure.settings import Timing
 from tests.providers.azure.vhds import MIB, make_vhd
 from tests.servers.azure_tls import TlsFiles, self_signed
@@ -21,7 +22,11 @@ from tests.servers.fake_arm import FakeArm, fake_arm
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000cafe"
 GROUP = "lk-test"
 TOKEN = "test-bearer-token"
-FAST = Timing(attempts=5, backoff=0.01, backoff_max=0.05, poll=0.01, deadline=30, request_deadline=20)
+FAST = Timing(call_seconds=20, backoff=0.01, poll=0.01, poll_max=0.05, operation_seconds=30)
+FAST_ENV = {"LKCLOUD_AZURE_CALL_SECONDS": "20", "LKCLOUD_AZURE_BACKOFF_SECONDS": "0.01",
+            "LKCLOUD_AZURE_POLL_SECONDS": "0.01", "LKCLOUD_AZURE_POLL_MAX_SECONDS": "0.05",
+            "LKCLOUD_AZURE_OPERATION_SECONDS": "30"}
+FAST_CALLS = make_calls(FAST)
 _containers = itertools.count()
 
 
@@ -60,12 +65,13 @@ def azure_env(azurite_url: str, arm: FakeArm, tls: TlsFiles, tmp_path: Path,
         "AZURE_ACCESS_TOKEN": TOKEN,
         "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION,
         "LKCLOUD_AZURE_RESOURCE_GROUP": GROUP,
-        "LKCLOUD_AZURE_POLL_SECONDS": "0.01",
+        **FAST_ENV,
         "LKCLOUD_CACHE": str(tmp_path / "cache"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
     }
     for key in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "LKCLOUD_AZURE_SUBSCRIPTION",
-                "LKCLOUD_AZURE_STORAGE_ACCOUNT", "LKCLOUD_AZURE_GALLERY", "LKCLOUD_AZURE_CONTAINER"):
+                "LKCLOUD_AZURE_STORAGE_ACCOUNT", "LKCLOUD_AZURE_GALLERY", "LKCLOUD_AZURE_CONTAINER",
+                "LKCLOUD_AZURE_VM_SIZE", "LKCLOUD_ARCH"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -76,13 +82,16 @@ def azure_env(azurite_url: str, arm: FakeArm, tls: TlsFiles, tmp_path: Path,
 
 
 def make_api(env: dict[str, str], **flags: str) -> Api:
-    api = connect(Flags(**flags), Settings(files=[], env=env), env)
-    return Api(dataclasses.replace(api.config, timing=FAST), api.clients)
+    return connect(Flags(**flags), Settings(files=[], env=env), env)
 
 
 @pytest.fixture
 def api(azure_env: dict[str, str], container: str) -> Api:
     return make_api(azure_env, container=container, location="westeurope")
+
+
+def provider(api: Api, **push: object) -> AzureProvider:
+    return AzureProvider(api, PushOptions(**push))  # type: ignore[arg-type]
 
 
 @pytest.fixture

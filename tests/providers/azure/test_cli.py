@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pytest
 
 from lkcloud.cli import context
 from lkcloud.cli.main import main
+from lkcloud.formats import vhd as vhd_format
 from lkcloud.process import run
 from tests.conftest import ROOT
+from tests.providers.azure.vhds import MIB, make_vhd
 from tests.servers.fake_arm import FakeArm
 
 pytestmark = pytest.mark.emulator
@@ -30,39 +33,49 @@ def test_push_run_fleet_images(azure_env: dict[str, str], container: str, vhd: P
                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["push", "azure", str(vhd), "--container", container, "--name", "cli-os",
                  "--hyper-v-generation", "V2", "--tag", "env=test"]) == 0
-    assert "cli-os: /subscriptions/" in capsys.readouterr().out
+    assert "azure: /subscriptions/" in capsys.readouterr().out
     assert arm.recorded("PUT", r"/images/cli-os$")[0].body["properties"]["hyperVGeneration"] == "V2"
 
-    assert main(["run", "azure", "--size", "Standard_B2s", "--data", '{"a":{"content":"b"}}', "--no-public-ip"]) == 0
-    assert "/virtualMachines/cli-os\tSucceeded\t10.0.0." in capsys.readouterr().out
-    vm = arm.recorded("PUT", r"/virtualMachines/cli-os$")[0].body["properties"]
+    assert main(["run", "azure", "--instance-type", "Standard_B2s", "--data", '{"a":{"content":"b"}}',
+                 "--no-public-ip", "--name", "cli-vm"]) == 0
+    assert "/virtualMachines/cli-vm\tSucceeded\t10.0.0." in capsys.readouterr().out
+    vm = arm.recorded("PUT", r"/virtualMachines/cli-vm$")[0].body["properties"]
     assert base64.b64decode(vm["userData"]) == b'{"a":{"content":"b"}}'
+    assert vm["storageProfile"]["imageReference"]["id"].endswith("/images/cli-os")  # the last push
 
     assert main(["fleet", "create", "azure", "pool", "--image", "cli-os", "--size", "2",
                  "--vm-size", "Standard_B1s"]) == 0
-    assert "pool: Succeeded, 2/2 instances" in capsys.readouterr().out
-    assert main(["fleet", "refresh", "azure", "pool", "--data", '{"a":{"content":"c"}}', "--max-batch", "50",
+    assert "fleet pool (azure): Succeeded, 2/2 healthy" in capsys.readouterr().out
+    assert main(["fleet", "refresh", "azure", "pool", "--data", '{"a":{"content":"c"}}', "--canary", "50",
                  "--pause", "5"]) == 0
     assert "rolling upgrade Completed" in capsys.readouterr().out
     patch = arm.recorded("PATCH", r"/virtualMachineScaleSets/pool$")[0].body["properties"]
-    assert patch["upgradePolicy"]["rollingUpgradePolicy"]["pauseTimeBetweenBatches"] == "PT5S"
+    policy = patch["upgradePolicy"]["rollingUpgradePolicy"]
+    assert (policy["maxBatchInstancePercent"], policy["pauseTimeBetweenBatches"]) == (50, "PT5S")
     assert main(["--json", "fleet", "status", "azure", "pool"]) == 0
     assert json.loads(capsys.readouterr().out)["size"] == 2
+    assert main(["fleet", "scale", "azure", "pool", "--size", "3"]) == 0
+    capsys.readouterr()
 
     assert main(["--json", "images", "list", "azure"]) == 0
     (record,) = json.loads(capsys.readouterr().out)
-    assert record["name"] == "cli-os" and record["in_use"] is True
-    assert main(["images", "prune", "azure", "--keep", "0"]) == 0
-    assert main(["fleet", "delete", "azure", "pool"]) == 0
+    assert record["name"] == "cli-os" and record["in_use"] is True and record["family"] == "disk"
+    assert main(["images", "prune", "azure", "--keep", "1"]) == 0
+    assert main(["fleet", "delete", "azure", "pool", "--yes"]) == 0
 
 
-def test_refresh_that_faults_exits_1(azure_env: dict[str, str], container: str, vhd: Path, arm: FakeArm,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_refresh_that_faults_exits_1(azure_env: dict[str, str], container: str, vhd: Path, *, tmp_path: Path,
+                                     arm: FakeArm, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["push", "azure", str(vhd), "--container", container]) == 0
-    assert main(["fleet", "create", "azure", "pool", "--image", "disk"]) == 0
-    arm.fail_upgrades = True
-    assert main(["fleet", "refresh", "azure", "pool", "--data", '{"a":{"content":"c"}}']) == 1
-    assert "rolling upgrade Faulted" in capsys.readouterr().out
+    assert main(["fleet", "create", "azure", "pool"]) == 0  # the last push
+    broken = make_vhd(tmp_path / "broken.vhd", 4, ((0, MIB),), seed=5)
+    capsys.readouterr()
+    assert main(["--json", "push", "azure", str(broken), "--container", container]) == 0
+    broken_id = json.loads(capsys.readouterr().out)["id"]
+    arm.app.broken.add(broken_id.lower())  # its instances never pass the probe
+    assert main(["fleet", "refresh", "azure", "pool", "--image", broken_id, "--data", '{"a":{"content":"c"}}']) == 1
+    out = capsys.readouterr().out
+    assert "rolling upgrade Faulted" in out and "refresh FAILED (the old instances keep serving)" in out
 
 
 @pytest.mark.parametrize(
@@ -88,12 +101,15 @@ def test_clear_errors(azure_env: dict[str, str], container: str, vhd: Path, monk
 
 def test_bad_vhd_exits_2(azure_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.vhd"
-    bad.write_bytes(bytes(3 << 20))
+    size = (3 << 20) + 512  # a VHD footer after a disk that is not a whole number of MiB
+    bad.write_bytes(bytes(size) + vhd_format.footer_bytes(vhd_format.Footer(size=size, timestamp=0,
+                                                                             uuid=uuid.UUID(int=1))))
     assert main(["push", "azure", str(bad)]) == 2
-    assert f"{bad}: {3 << 20} bytes is not a whole number of MiB plus a 512-byte VHD footer" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{bad}: {size + 512} bytes is not a whole number of MiB plus a 512-byte VHD footer" in err
 
 
-def test_cli_module_imports_no_azure_sdk() -> None:
-    code = ("import sys, lkcloud_azure.cli, lkcloud.cli.main; "
+def test_options_import_no_azure_sdk() -> None:
+    code = ("import sys, lkcloud_azure.options, lkcloud.cli.main; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'azure'))")
     assert run([sys.executable, "-c", code], cwd=ROOT).text.strip() == "[]"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from lkcloud_azure import upload
 from lkcloud_azure.clients import Api
 from lkcloud_azure.upload import PageBlobUploader
 from lkcloud_azure.vhd import check
-from tests.providers.azure.conftest import FAST
+from tests.providers.azure.conftest import FAST_CALLS
 from tests.providers.azure.vhds import MIB, make_vhd, nonzero_spans
 from tests.servers.azurite import connection_string
 from tests.servers.faultproxy import FaultProxy, Faults
@@ -54,7 +53,7 @@ def test_plan_covers_exactly_the_data(vhd: Path) -> None:
 
 def test_upload_writes_only_data_and_the_bytes_match(api: Api, vhd: Path, azurite_url: str, container: str) -> None:
     digest = file_digest(vhd)
-    uploader = PageBlobUploader(api.clients.blobs, container, FAST, concurrency=4)
+    uploader = PageBlobUploader(api.clients.blob_service(), container, FAST_CALLS, concurrency=4)
     result = uploader.upload(check(vhd), "disk.vhd", digest)
     blob = blob_service(azurite_url).get_blob_client(container, "disk.vhd")  # type: ignore[attr-defined]
     assert blob.download_blob().readall() == vhd.read_bytes()
@@ -71,11 +70,11 @@ def test_killed_upload_resumes_with_only_the_rest(vhd: Path, azurite_url: str, c
     image, digest = check(vhd), file_digest(vhd)
     total = len(upload.plan(image))
     with FaultProxy(azurite_url, Faults(match=PAGE_PUTS, fail_after=2)) as proxy:
-        killed = PageBlobUploader(blob_service(proxy.url), container, FAST, concurrency=1)
+        killed = PageBlobUploader(blob_service(proxy.url), container, FAST_CALLS, concurrency=1)
         with pytest.raises(LkcloudError):
             killed.upload(image, "disk.vhd", digest)
     with FaultProxy(azurite_url, Faults(match=PAGE_PUTS)) as proxy:
-        result = PageBlobUploader(blob_service(proxy.url), container, FAST, concurrency=3).upload(
+        result = PageBlobUploader(blob_service(proxy.url), container, FAST_CALLS, concurrency=3).upload(
             image, "disk.vhd", digest)
         assert proxy.stats["matched"] == total - 2 == result.sent
     assert result.skipped == 2
@@ -87,8 +86,7 @@ def test_transient_faults_are_retried(vhd: Path, azurite_url: str, container: st
     kinds = ("reset", "reset-after", "500", "503")
     faults = Faults(rate=0.5, kinds=kinds, seed=3, match=PAGE_PUTS)
     with FaultProxy(azurite_url, faults) as proxy:
-        patient = dataclasses.replace(FAST, attempts=12)  # 0.5 ** 12: no range runs out of attempts
-        PageBlobUploader(blob_service(proxy.url), container, patient, concurrency=4).upload(
+        PageBlobUploader(blob_service(proxy.url), container, FAST_CALLS, concurrency=4).upload(
             check(vhd), "disk.vhd", file_digest(vhd))
         assert sum(proxy.stats[kind] for kind in kinds) >= 1, proxy.stats  # seed 3 faults the first request
     blob = blob_service(azurite_url).get_blob_client(container, "disk.vhd")  # type: ignore[attr-defined]
@@ -97,7 +95,7 @@ def test_transient_faults_are_retried(vhd: Path, azurite_url: str, container: st
 
 def test_other_content_starts_over(vhd: Path, azurite_url: str, container: str, tmp_path: Path) -> None:
     service = blob_service(azurite_url)
-    uploader = PageBlobUploader(service, container, FAST)
+    uploader = PageBlobUploader(service, container, FAST_CALLS)
     uploader.upload(check(vhd), "disk.vhd", file_digest(vhd))
     other = make_vhd(tmp_path / "other.vhd", 24, ((5 * MIB, 256 * 1024),), seed=9)
     result = uploader.upload(check(other), "disk.vhd", file_digest(other))
