@@ -1,8 +1,10 @@
-"""The AWS provider's enumerated choices (no SDK import: the CLI uses them for its flags)."""
+"""The AWS provider's enumerated choices, in AWS's own words (no SDK import: the CLI uses them)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from lkcloud.platform import Arch, BootMode
 
 
 class Method(StrEnum):
@@ -16,6 +18,15 @@ class AwsBootMode(StrEnum):
     UEFI_PREFERRED = "uefi-preferred"
 
 
-class Arch(StrEnum):
+class AwsArch(StrEnum):
     X86_64 = "x86_64"
     ARM64 = "arm64"
+
+
+# What an lkcloud disk image boots with -> the AMI boot mode that fits it.
+BOOT_MODES: dict[BootMode, AwsBootMode] = {
+    BootMode.BIOS: AwsBootMode.LEGACY_BIOS,
+    BootMode.UEFI: AwsBootMode.UEFI,
+    BootMode.HYBRID: AwsBootMode.UEFI_PREFERRED,
+}
+ARCHES: dict[Arch, AwsArch] = {Arch.AMD64: AwsArch.X86_64, Arch.ARM64: AwsArch.ARM64}

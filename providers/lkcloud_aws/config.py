@@ -1,8 +1,8 @@
-"""Typed options of the AWS provider, resolved once from flags, LKCLOUD_AWS_*, lkcloud.toml, defaults."""
+"""The AWS provider's options, resolved once: flag > LKCLOUD_AWS_* > lkcloud.toml > default."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,17 +10,13 @@ from typing import Any
 from lkcloud.errors import UsageError
 from lkcloud.settings import Setting, Settings
 from lkcloud_aws import settings as keys
-from lkcloud_aws.choices import Arch, AwsBootMode, Method
-from lkcloud_aws.instances import Placement
+from lkcloud_aws.choices import Method
 from lkcloud_aws.session import Tuning
 
 
 @dataclass(frozen=True)
 class PushOptions:
-    name: str | None = None  # AMI name; default <family>-<digest[:12]>
-    method: Method | None = None  # default: aws.method (direct)
-    boot_mode: AwsBootMode | None = None  # default: from the artifact's boot mode
-    arch: Arch | None = None  # default: from the artifact
+    method: Method = Method.DIRECT
     bucket: str | None = None
     copy_to: tuple[str, ...] = ()
     public: bool = False
@@ -32,42 +28,73 @@ class PushOptions:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where instances start: the machine type (None: the default for the architecture), network
+    and key pair."""
+
+    instance_type: str | None = None
+    subnet: str | None = None
+    security_group: str | None = None
+    key_name: str | None = None
+
+
+@dataclass(frozen=True)
 class AwsOptions:
     region: str | None = None
+    profile: str | None = None
     push: PushOptions = field(default_factory=PushOptions)
-    placement: Placement = field(default_factory=lambda: Placement("t3.micro"))
+    placement: Placement = field(default_factory=Placement)
     tuning: Tuning = field(default_factory=Tuning)
     journal_dir: Path = field(default_factory=lambda: Path("~/.lkcloud/aws-uploads").expanduser())
     part_size: int = 64 << 20
     snapshot_timeout: int = 240  # minutes
 
-    @classmethod
-    def resolve(cls, settings: Settings | None = None, *, push: PushOptions | None = None,
-                **flags: Any) -> AwsOptions:
-        """Options from ``flags`` (None = not given) over env, config files and defaults."""
-        s = settings or Settings()
 
-        def get(setting: Setting, flag: Any = None) -> Any:
-            return s.get(setting, flag)
+def parse_tags(values: Iterable[str] | None) -> dict[str, str]:
+    """``--tag KEY=VALUE`` values as a mapping; UsageError naming the bad one."""
+    pairs = {}
+    for value in values or ():
+        key, sep, tag = value.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--tag {value!r}: expected KEY=VALUE")
+        pairs[key] = tag
+    return pairs
 
-        try:
-            tuning = Tuning(concurrency=int(get(keys.CONCURRENCY, flags.get("concurrency"))),
-                            shards=int(get(keys.CLIENT_SHARDS)), attempts=int(get(keys.ATTEMPTS)),
-                            connect_timeout=float(get(keys.CONNECT_TIMEOUT)),
-                            read_timeout=float(get(keys.READ_TIMEOUT)),
-                            deadline=float(get(keys.DEADLINE)), poll=float(get(keys.POLL)))
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"invalid aws setting: {exc}") from exc
-        push = push or PushOptions()
-        method = Method(get(keys.METHOD, push.method))
-        bucket = get(keys.BUCKET, push.bucket)
-        placement = Placement(str(get(keys.INSTANCE_TYPE, flags.get("instance_type"))),
-                              get(keys.SUBNET, flags.get("subnet")),
-                              get(keys.SECURITY_GROUP, flags.get("security_group")),
-                              get(keys.KEY_NAME, flags.get("key_name")))
-        journal = s.path(keys.JOURNAL_DIR)
-        assert journal is not None
-        return cls(region=get(keys.REGION, flags.get("region")),
-                   push=PushOptions(**{**push.__dict__, "method": method, "bucket": bucket}),
-                   placement=placement, tuning=tuning, journal_dir=journal, part_size=int(get(keys.PART_SIZE)),
-                   snapshot_timeout=int(get(keys.SNAPSHOT_TIMEOUT)))
+
+def _number(settings: Settings, setting: Setting) -> float:
+    value = settings.get(setting)
+    if not isinstance(value, int | float):
+        raise UsageError(f"{setting.key}: expected a number, got {value!r}")
+    return float(value)
+
+
+def tuning(settings: Settings) -> Tuning:
+    def number(setting: Setting) -> float:
+        return _number(settings, setting)
+
+    return Tuning(concurrency=int(number(keys.CONCURRENCY)), shards=int(number(keys.CLIENT_SHARDS)),
+                  connect_timeout=number(keys.CONNECT_TIMEOUT), read_timeout=number(keys.READ_TIMEOUT),
+                  retry=number(keys.RETRY_SECONDS), inactivity=number(keys.INACTIVITY_SECONDS),
+                  wait=number(keys.WAIT_SECONDS), poll=number(keys.POLL))
+
+
+def resolve(settings: Settings, **flags: Any) -> AwsOptions:
+    """Options from ``flags`` (each None when not given) over the environment, config files and
+    defaults."""
+    s = settings
+    method = Method(str(s.get(keys.METHOD, flags.get("method"))))
+    push = PushOptions(
+        method=method, bucket=s.text(keys.BUCKET, flags.get("bucket")),
+        copy_to=tuple(flags.get("copy_to") or ()), public=bool(flags.get("public")),
+        share=tuple(flags.get("share") or ()), tags=parse_tags(flags.get("tags")),
+        ssm_parameter=flags.get("ssm_parameter"), create_role=bool(flags.get("create_role")),
+        tpm=bool(flags.get("tpm")))
+    placement = Placement(s.text(keys.INSTANCE_TYPE), s.text(keys.SUBNET, flags.get("subnet")),
+                          s.text(keys.SECURITY_GROUP, flags.get("security_group")),
+                          s.text(keys.KEY_NAME, flags.get("key_name")))
+    journal = s.path(keys.JOURNAL_DIR)
+    assert journal is not None
+    return AwsOptions(region=s.text(keys.REGION, flags.get("region")),
+                      profile=s.text(keys.PROFILE, flags.get("profile")), push=push, placement=placement,
+                      tuning=tuning(s), journal_dir=journal, part_size=int(_number(s, keys.PART_SIZE)),
+                      snapshot_timeout=int(_number(s, keys.SNAPSHOT_TIMEOUT)))

@@ -25,7 +25,7 @@ from lkcloud.errors import ProviderError, UsageError
 from lkcloud.progress import NULL, Reporter
 from lkcloud_aws import tags
 from lkcloud_aws.blocks import BLOCK_SIZE, COMPLETED_MARK, Block, Journal, candidate_blocks, linear_checksum, scan
-from lkcloud_aws.session import Aws, Deadline, call, wait_for
+from lkcloud_aws.session import Aws, not_found
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,8 @@ def volume_size(size: int) -> int:
 
 def find_snapshot(aws: Aws, digest: str, gib: int) -> dict[str, Any] | None:
     """A completed (preferred) or pending snapshot lkcloud made from the same content."""
-    ec2 = aws.client("ec2")
-    found = call(aws.retrying(), ec2.describe_snapshots, OwnerIds=["self"],
-                 Filters=[{"Name": f"tag:{tags.DIGEST}", "Values": [digest]}])["Snapshots"]
+    found = aws.call("looking for a snapshot of the same content", aws.client("ec2").describe_snapshots,
+                     OwnerIds=["self"], Filters=[{"Name": f"tag:{tags.DIGEST}", "Values": [digest]}])["Snapshots"]
     usable = [snap for snap in found if snap.get("VolumeSize") == gib and snap.get("State") in ("completed", "pending")]
     usable.sort(key=lambda snap: (snap["State"] != "completed", str(snap.get("StartTime", ""))))
     return usable[0] if usable else None
@@ -82,9 +81,9 @@ def _start(aws: Aws, digest: str, gib: int, *, name: str, timeout_minutes: int, 
     salt = ""
     for _ in range(2):
         token = "lkcloud-" + hashlib.sha256(f"{digest}:{gib}:{salt}".encode()).hexdigest()[:48]
-        started = call(aws.retrying(), ebs.start_snapshot, VolumeSize=gib, Timeout=timeout_minutes,
-                       ClientToken=token, Description=f"lkcloud {name} {digest}"[:255],
-                       Tags=tags.tag_list(tags.build_tags(digest, name, extra)))
+        started = aws.call("starting a snapshot", ebs.start_snapshot, VolumeSize=gib, Timeout=timeout_minutes,
+                           ClientToken=token, Description=f"lkcloud {name} {digest}"[:255],
+                           Tags=tags.tag_list(tags.standard(digest, name, extra)))
         if started.get("BlockSize") not in (None, BLOCK_SIZE):
             log.debug("server reports BlockSize %s; EBS direct uses %d", started.get("BlockSize"), BLOCK_SIZE)
         if started.get("Status", "pending") == "pending":
@@ -93,24 +92,23 @@ def _start(aws: Aws, digest: str, gib: int, *, name: str, timeout_minutes: int, 
     raise ProviderError(f"StartSnapshot keeps returning finished snapshot {salt}")
 
 
-def _put(aws: Aws, client: Any, deadline: Deadline, snapshot_id: str, block: Block) -> None:
+def _put(aws: Aws, client: Any, snapshot_id: str, block: Block) -> None:
     # Right after StartSnapshot the snapshot may not be visible yet (eventual consistency).
-    policy = aws.retrying(deadline, extra_codes=("ResourceNotFoundException",))
-    call(policy, client.put_snapshot_block, SnapshotId=snapshot_id, BlockIndex=block.index,
-         BlockData=block.data, DataLength=BLOCK_SIZE, Checksum=block.checksum, ChecksumAlgorithm="SHA256")
+    aws.call(f"writing block {block.index} of {snapshot_id}", client.put_snapshot_block,
+             also=not_found("ResourceNotFoundException"), SnapshotId=snapshot_id, BlockIndex=block.index,
+             BlockData=block.data, DataLength=BLOCK_SIZE, Checksum=block.checksum, ChecksumAlgorithm="SHA256")
 
 
 def _send(aws: Aws, snapshot_id: str, path: Path, *, stored: frozenset[int], journal: Journal,
           reporter: Reporter) -> _Progress:
     tuning = aws.tuning
     clients = aws.shards("ebs", tuning.shards, tuning.concurrency)
-    deadline = Deadline(tuning.deadline)
     state = _Progress()
     slots = threading.BoundedSemaphore(tuning.concurrency)
     task = reporter.task(f"uploading {path.name} to {snapshot_id}", total=candidate_blocks(path) * BLOCK_SIZE)
 
     def put(block: Block) -> None:
-        _put(aws, clients[block.index % len(clients)], deadline, snapshot_id, block)
+        _put(aws, clients[block.index % len(clients)], snapshot_id, block)
         journal.add(block.index)
         with state.lock:
             state.digests[block.index] = block.digest
@@ -154,7 +152,6 @@ def upload(aws: Aws, path: Path, digest: str, *, name: str, journal_dir: Path, t
            extra_tags: dict[str, str] | None = None, reporter: Reporter = NULL) -> SnapshotResult:
     """A completed EBS snapshot holding ``path``'s content (reused, resumed or uploaded)."""
     gib = volume_size(path.stat().st_size)
-    aws.check_credentials()
     existing = find_snapshot(aws, digest, gib)
     if existing is not None and existing["State"] == "completed":
         reporter.step(f"snapshot {existing['SnapshotId']} already holds {digest[:19]}")
@@ -182,9 +179,9 @@ def upload(aws: Aws, path: Path, digest: str, *, name: str, journal_dir: Path, t
 
 def _complete(aws: Aws, snapshot_id: str, digests: list[bytes]) -> None:
     try:
-        call(aws.retrying(), aws.client("ebs").complete_snapshot, SnapshotId=snapshot_id,
-             ChangedBlocksCount=len(digests), Checksum=linear_checksum(digests), ChecksumAlgorithm="SHA256",
-             ChecksumAggregationMethod="LINEAR")
+        aws.call(f"completing snapshot {snapshot_id}", aws.client("ebs").complete_snapshot, SnapshotId=snapshot_id,
+                 ChangedBlocksCount=len(digests), Checksum=linear_checksum(digests), ChecksumAlgorithm="SHA256",
+                 ChecksumAggregationMethod="LINEAR")
     except ProviderError:
         # A retry after a lost response finds the snapshot already completed: that is success.
         if _snapshot_state(aws, None, snapshot_id).get("State") != "completed":
@@ -192,9 +189,8 @@ def _complete(aws: Aws, snapshot_id: str, digests: list[bytes]) -> None:
 
 
 def _snapshot_state(aws: Aws, region: str | None, snapshot_id: str) -> dict[str, Any]:
-    ec2 = aws.client("ec2", region)
-    found = call(aws.retrying(extra_codes=("InvalidSnapshot.NotFound",)), ec2.describe_snapshots,
-                 SnapshotIds=[snapshot_id])["Snapshots"]
+    found = aws.call(f"describing snapshot {snapshot_id}", aws.client("ec2", region).describe_snapshots,
+                     also=not_found("InvalidSnapshot.NotFound"), SnapshotIds=[snapshot_id])["Snapshots"]
     return dict(found[0])
 
 
@@ -205,8 +201,9 @@ def _done(snapshot: dict[str, Any]) -> bool:
 
 
 def wait_completed(aws: Aws, snapshot_id: str, region: str | None = None) -> None:
-    wait_for(lambda: _snapshot_state(aws, region, snapshot_id), _done, f"snapshot {snapshot_id}", aws.tuning)
+    aws.wait(f"snapshot {snapshot_id}", lambda: _snapshot_state(aws, region, snapshot_id), _done,
+             progress=lambda snapshot: snapshot.get("Progress"))
 
 
 def delete_snapshot(aws: Aws, snapshot_id: str, region: str | None = None) -> None:
-    call(aws.retrying(), aws.client("ec2", region).delete_snapshot, SnapshotId=snapshot_id)
+    aws.call(f"deleting snapshot {snapshot_id}", aws.client("ec2", region).delete_snapshot, SnapshotId=snapshot_id)

@@ -13,8 +13,10 @@ from lkcloud.metadata import check_size
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import FleetStatus, Health, Instance, RefreshResult, UpdatePolicy
 from lkcloud_aws import tags
-from lkcloud_aws.instances import METADATA_OPTIONS, Placement
-from lkcloud_aws.session import Aws, call, wait_for
+from lkcloud_aws.config import Placement
+from lkcloud_aws.errors import AwsError
+from lkcloud_aws.instances import METADATA_OPTIONS
+from lkcloud_aws.session import Aws
 
 _HEALTH = {"Healthy": Health.HEALTHY, "Unhealthy": Health.UNHEALTHY}
 _FINAL = {"Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed"}
@@ -34,9 +36,8 @@ def template_name(fleet: str) -> str:
     return f"lkcloud-{fleet}"
 
 
-def _template_data(image: str, placement: Placement, user_data: bytes | None) -> dict[str, Any]:
-    data: dict[str, Any] = {"ImageId": image, "InstanceType": placement.instance_type,
-                            "MetadataOptions": METADATA_OPTIONS}
+def _template_data(image: str, placement: Placement, kind: str, user_data: bytes | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"ImageId": image, "InstanceType": kind, "MetadataOptions": METADATA_OPTIONS}
     if user_data is not None:
         check_size(user_data, "aws")
         data["UserData"] = base64.b64encode(user_data).decode()
@@ -48,16 +49,17 @@ def _template_data(image: str, placement: Placement, user_data: bytes | None) ->
 
 
 def _group(aws: Aws, name: str) -> dict[str, Any]:
-    found = call(aws.retrying(), aws.client("autoscaling").describe_auto_scaling_groups,
-                 AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    found = aws.call(f"describing fleet {name}", aws.client("autoscaling").describe_auto_scaling_groups,
+                     AutoScalingGroupNames=[name])["AutoScalingGroups"]
     if not found:
         raise UsageError(f"no fleet named {name!r} in {aws.region}", hint="see `lkcloud fleet create aws --help`")
     return dict(found[0])
 
 
 def _version_image(aws: Aws, template_id: str, version: str) -> str:
-    found = call(aws.retrying(), aws.client("ec2").describe_launch_template_versions, LaunchTemplateId=template_id,
-                 Versions=[version])["LaunchTemplateVersions"]
+    found = aws.call(f"describing launch template {template_id} v{version}",
+                     aws.client("ec2").describe_launch_template_versions, LaunchTemplateId=template_id,
+                     Versions=[version])["LaunchTemplateVersions"]
     return str(found[0]["LaunchTemplateData"].get("ImageId", "")) if found else ""
 
 
@@ -72,29 +74,30 @@ def get(aws: Aws, name: str) -> Fleet:
 
 
 def _zones(aws: Aws) -> list[str]:
-    found = call(aws.retrying(), aws.client("ec2").describe_availability_zones,
-                 Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+    found = aws.call("listing availability zones", aws.client("ec2").describe_availability_zones,
+                     Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
     return [zone["ZoneName"] for zone in found]
 
 
-def create(aws: Aws, name: str, image: str, size: int, *, placement: Placement, user_data: bytes | None = None,
-           reporter: Reporter = NULL) -> FleetStatus:
+def create(aws: Aws, name: str, image: str, size: int, *, placement: Placement, kind: str,
+           user_data: bytes | None = None, reporter: Reporter = NULL) -> FleetStatus:
     """A launch template (version 1) and an Auto Scaling group of ``size`` pinned to it."""
-    fleet_tags = {tags.MANAGED: "true", tags.FLEET: name}
+    fleet_tags = {tags.MANAGED: tags.TRUE, tags.FLEET: name}
     reporter.step(f"creating launch template {template_name(name)}")
     token = hashlib.sha256(f"{name}:{image}:{size}".encode()).hexdigest()[:64]  # a retried create is one create
-    template = call(aws.retrying(), aws.client("ec2").create_launch_template, LaunchTemplateName=template_name(name),
-                    ClientToken=token,
-                    LaunchTemplateData=_template_data(image, placement, user_data),
-                    TagSpecifications=tags.specs(["launch-template"], fleet_tags))["LaunchTemplate"]
+    template = aws.call(f"creating launch template {template_name(name)}", aws.client("ec2").create_launch_template,
+                        LaunchTemplateName=template_name(name), ClientToken=token,
+                        LaunchTemplateData=_template_data(image, placement, kind, user_data),
+                        TagSpecifications=tags.specs(["launch-template"], fleet_tags))["LaunchTemplate"]
     where: dict[str, Any] = ({"VPCZoneIdentifier": placement.subnet} if placement.subnet
                              else {"AvailabilityZones": _zones(aws)})
     reporter.step(f"creating Auto Scaling group {name} ({size} instances)")
-    call(aws.retrying(), aws.client("autoscaling").create_auto_scaling_group, AutoScalingGroupName=name,
-         LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"],
-                         "Version": str(template["LatestVersionNumber"])},
-         MinSize=size, MaxSize=size, DesiredCapacity=size, **where,
-         Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in fleet_tags.items()])
+    aws.call(f"creating Auto Scaling group {name}", aws.client("autoscaling").create_auto_scaling_group,
+             AutoScalingGroupName=name,
+             LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"],
+                             "Version": str(template["LatestVersionNumber"])},
+             MinSize=size, MaxSize=size, DesiredCapacity=size, **where,
+             Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in fleet_tags.items()])
     return status(aws, name)
 
 
@@ -117,8 +120,8 @@ def status(aws: Aws, name: str) -> FleetStatus:
 def scale(aws: Aws, name: str, size: int) -> FleetStatus:
     if size < 0:
         raise UsageError("fleet size must be 0 or more")
-    call(aws.retrying(), aws.client("autoscaling").update_auto_scaling_group, AutoScalingGroupName=name,
-         MinSize=size, MaxSize=size, DesiredCapacity=size)
+    aws.call(f"scaling fleet {name} to {size}", aws.client("autoscaling").update_auto_scaling_group,
+             AutoScalingGroupName=name, MinSize=size, MaxSize=size, DesiredCapacity=size)
     return status(aws, name)
 
 
@@ -132,35 +135,39 @@ def _preferences(policy: UpdatePolicy) -> dict[str, Any]:
 
 
 def new_version(aws: Aws, fleet: Fleet, image: str, user_data: bytes | None) -> str:
-    """A launch-template version like the fleet's current one, with a new image (and user data)."""
+    """A launch-template version like the fleet's current one, with a new image (and/or user data)."""
     data: dict[str, Any] = {"ImageId": image}
     if user_data is not None:
         check_size(user_data, "aws")
         data["UserData"] = base64.b64encode(user_data).decode()
-    created = call(aws.retrying(), aws.client("ec2").create_launch_template_version, LaunchTemplateId=fleet.template_id,
-                   SourceVersion=fleet.version, LaunchTemplateData=data, VersionDescription=f"lkcloud {image}")
+    created = aws.call(f"creating a launch template version for {fleet.name}",
+                       aws.client("ec2").create_launch_template_version, LaunchTemplateId=fleet.template_id,
+                       SourceVersion=fleet.version, LaunchTemplateData=data, VersionDescription=f"lkcloud {image}")
     return str(created["LaunchTemplateVersion"]["VersionNumber"])
 
 
 def _refresh_state(aws: Aws, name: str, refresh_id: str) -> dict[str, Any]:
-    found = call(aws.retrying(), aws.client("autoscaling").describe_instance_refreshes, AutoScalingGroupName=name,
-                 InstanceRefreshIds=[refresh_id])["InstanceRefreshes"]
+    found = aws.call(f"checking instance refresh {refresh_id}", aws.client("autoscaling").describe_instance_refreshes,
+                     AutoScalingGroupName=name, InstanceRefreshIds=[refresh_id])["InstanceRefreshes"]
     return dict(found[0])
 
 
-def refresh(aws: Aws, name: str, image: str, *, user_data: bytes | None = None, policy: UpdatePolicy | None = None,
-            reporter: Reporter = NULL) -> RefreshResult:
-    """Roll the fleet onto ``image``: a pinned new template version and an instance refresh,
-    followed until it ends (succeeded, failed, cancelled or rolled back)."""
+def refresh(aws: Aws, name: str, image: str | None, *, user_data: bytes | None = None,
+            policy: UpdatePolicy | None = None, reporter: Reporter = NULL) -> RefreshResult:
+    """Roll the fleet onto ``image`` (None: keep it) and/or ``user_data``: a pinned new template
+    version and an instance refresh, followed until it ends (succeeded, failed, cancelled or
+    rolled back)."""
     policy = policy or UpdatePolicy()
     fleet = get(aws, name)
+    image = image or fleet.image
     version = new_version(aws, fleet, image, user_data)
     desired = {"LaunchTemplate": {"LaunchTemplateId": fleet.template_id, "Version": version}}
     try:
-        started = call(aws.retrying(), aws.client("autoscaling").start_instance_refresh, AutoScalingGroupName=name,
-                       Strategy="Rolling", Preferences=_preferences(policy), DesiredConfiguration=desired)
-    except ProviderError as exc:
-        if "InstanceRefreshInProgress" in exc.message:
+        started = aws.call(f"starting an instance refresh of {name}", aws.client("autoscaling").start_instance_refresh,
+                           AutoScalingGroupName=name, Strategy="Rolling", Preferences=_preferences(policy),
+                           DesiredConfiguration=desired)
+    except AwsError as exc:
+        if exc.code == "InstanceRefreshInProgress":
             raise UsageError(f"fleet {name!r} already has an instance refresh in progress",
                              hint="wait for it, or cancel it in the console") from exc
         raise
@@ -169,14 +176,15 @@ def refresh(aws: Aws, name: str, image: str, *, user_data: bytes | None = None, 
     task = reporter.task(f"refreshing {name}", total=100, unit="%")
     seen = [0]
 
-    def progress(state: dict[str, Any]) -> bool:
+    def finished(state: dict[str, Any]) -> bool:
         percent = int(state.get("PercentageComplete") or 0)
         if percent > seen[0]:
             task.advance(percent - seen[0])
             seen[0] = percent
         return state.get("Status") in _FINAL
 
-    final = wait_for(lambda: _refresh_state(aws, name, refresh_id), progress, f"instance refresh of {name}", aws.tuning)
+    final = aws.wait(f"instance refresh of {name}", lambda: _refresh_state(aws, name, refresh_id), finished,
+                     progress=lambda state: (state.get("Status"), state.get("PercentageComplete")))
     task.done()
     outcome = str(final["Status"])
     message = f"{outcome}: {final.get('StatusReason', '')}".rstrip(": ")
@@ -187,18 +195,19 @@ def delete(aws: Aws, name: str, reporter: Reporter = NULL) -> None:
     """Delete the Auto Scaling group (and its instances) and the fleet's launch template."""
     fleet = get(aws, name)
     reporter.step(f"deleting Auto Scaling group {name}")
-    call(aws.retrying(), aws.client("autoscaling").delete_auto_scaling_group, AutoScalingGroupName=name,
-         ForceDelete=True)
-    call(aws.retrying(), aws.client("ec2").delete_launch_template, LaunchTemplateId=fleet.template_id)
+    aws.call(f"deleting Auto Scaling group {name}", aws.client("autoscaling").delete_auto_scaling_group,
+             AutoScalingGroupName=name, ForceDelete=True)
+    aws.call(f"deleting launch template {fleet.template_id}", aws.client("ec2").delete_launch_template,
+             LaunchTemplateId=fleet.template_id)
 
 
 def images_in_use(aws: Aws) -> set[str]:
     """Every image id any version of any launch template uses (what prune must keep)."""
     ec2 = aws.client("ec2")
     used: set[str] = set()
-    for template in aws.pages(ec2.describe_launch_templates, "LaunchTemplates"):
-        for version in aws.pages(ec2.describe_launch_template_versions, "LaunchTemplateVersions",
-                                 LaunchTemplateId=template["LaunchTemplateId"]):
+    for template in aws.pages("listing launch templates", ec2.describe_launch_templates, "LaunchTemplates"):
+        for version in aws.pages("listing launch template versions", ec2.describe_launch_template_versions,
+                                 "LaunchTemplateVersions", LaunchTemplateId=template["LaunchTemplateId"]):
             used.add(str(version["LaunchTemplateData"].get("ImageId", "")))
     used.discard("")
     return used

@@ -14,24 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
-from lkcloud.platform import BootMode
 from lkcloud.progress import NULL, Reporter
 from lkcloud_aws import tags
-from lkcloud_aws.choices import Arch, AwsBootMode
+from lkcloud_aws.choices import AwsArch, AwsBootMode
 from lkcloud_aws.ebs_upload import delete_snapshot
-from lkcloud_aws.session import Aws, call, wait_for
+from lkcloud_aws.errors import AwsError
+from lkcloud_aws.session import Aws, not_found
 
 ROOT_DEVICE = "/dev/xvda"
 _AMI_NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
-
-
-# What an lkcloud disk image boots with -> the AMI boot mode that fits it.
-BOOT_MODES: dict[BootMode, AwsBootMode] = {
-    BootMode.BIOS: AwsBootMode.LEGACY_BIOS,
-    BootMode.UEFI: AwsBootMode.UEFI,
-    BootMode.HYBRID: AwsBootMode.UEFI_PREFERRED,
-}
-ARCHES: dict[str, Arch] = {"amd64": Arch.X86_64, "x86_64": Arch.X86_64, "arm64": Arch.ARM64, "aarch64": Arch.ARM64}
 
 
 @dataclass(frozen=True)
@@ -39,7 +30,7 @@ class ImageSpec:
     name: str
     digest: str
     family: str
-    arch: Arch = Arch.X86_64
+    arch: AwsArch = AwsArch.X86_64
     boot_mode: AwsBootMode = AwsBootMode.UEFI_PREFERRED
     volume_size: int = 1  # GiB
     tpm: bool = False
@@ -50,14 +41,14 @@ class ImageSpec:
         if not _AMI_NAME.fullmatch(self.name):
             raise UsageError(f"invalid AMI name {self.name!r}",
                              hint="3-128 characters: letters, digits and ( ) [ ] space . / - ' @ _")
-        if self.arch is Arch.ARM64 and self.boot_mode is AwsBootMode.LEGACY_BIOS:
+        if self.arch is AwsArch.ARM64 and self.boot_mode is AwsBootMode.LEGACY_BIOS:
             raise UsageError("arm64 AMIs boot with UEFI only", hint="use --boot-mode uefi")
         if self.tpm and self.boot_mode is not AwsBootMode.UEFI:
             raise UsageError("--tpm needs --boot-mode uefi (NitroTPM is UEFI-only)")
 
     @property
     def tags(self) -> dict[str, str]:
-        return tags.build_tags(self.digest, self.family, dict(self.extra_tags))
+        return tags.standard(self.digest, self.family, dict(self.extra_tags))
 
 
 @dataclass(frozen=True)
@@ -77,9 +68,8 @@ def _snapshot_of(image: Mapping[str, Any]) -> str | None:
 
 
 def find_image(aws: Aws, name: str, region: str | None = None) -> dict[str, Any] | None:
-    ec2 = aws.client("ec2", region)
-    found = call(aws.retrying(), ec2.describe_images, Owners=["self"],
-                 Filters=[{"Name": "name", "Values": [name]}])["Images"]
+    found = aws.call(f"looking for AMI {name}", aws.client("ec2", region).describe_images, Owners=["self"],
+                     Filters=[{"Name": "name", "Values": [name]}])["Images"]
     return dict(found[0]) if found else None
 
 
@@ -100,8 +90,9 @@ def existing(aws: Aws, spec: ImageSpec, region: str | None = None) -> ImageResul
 
 def _register_call(aws: Aws, snapshot_id: str, spec: ImageSpec) -> str:
     ebs = {"SnapshotId": snapshot_id, "VolumeSize": spec.volume_size, "VolumeType": "gp3", "DeleteOnTermination": True}
-    extra = {"TpmSupport": "v2.0"} if spec.tpm else {}
-    response = call(aws.retrying(), aws.client("ec2").register_image, Name=spec.name, Architecture=str(spec.arch),
+    extra: dict[str, Any] = {"TpmSupport": "v2.0"} if spec.tpm else {}
+    response = aws.call(f"registering AMI {spec.name}", aws.client("ec2").register_image, Name=spec.name,
+                    Architecture=str(spec.arch),
                     Description=spec.description or f"lkcloud {spec.family} {spec.digest}"[:255],
                     RootDeviceName=ROOT_DEVICE, BlockDeviceMappings=[{"DeviceName": ROOT_DEVICE, "Ebs": ebs}],
                     VirtualizationType="hvm", EnaSupport=True, SriovNetSupport="simple",
@@ -122,7 +113,8 @@ def register(aws: Aws, snapshot_id: str, spec: ImageSpec, *, owned_snapshot: boo
     try:
         image_id = _register_call(aws, snapshot_id, spec)
     except ProviderError as exc:
-        if "InvalidAMIName.Duplicate" in exc.message and (again := existing(aws, spec)) is not None:
+        if isinstance(exc, AwsError) and exc.code == "InvalidAMIName.Duplicate" and (
+                again := existing(aws, spec)) is not None:
             return again
         if owned_snapshot:
             delete_snapshot(aws, snapshot_id)
@@ -132,8 +124,9 @@ def register(aws: Aws, snapshot_id: str, spec: ImageSpec, *, owned_snapshot: boo
 
 
 def _image_state(aws: Aws, image_id: str, region: str | None) -> dict[str, Any]:
-    policy = aws.retrying(extra_codes=("InvalidAMIID.NotFound",))
-    return dict(call(policy, aws.client("ec2", region).describe_images, ImageIds=[image_id])["Images"][0])
+    found = aws.call(f"describing AMI {image_id}", aws.client("ec2", region).describe_images,
+                     also=not_found("InvalidAMIID.NotFound"), ImageIds=[image_id])["Images"]
+    return dict(found[0])
 
 
 def _available(image: Mapping[str, Any]) -> bool:
@@ -144,7 +137,8 @@ def _available(image: Mapping[str, Any]) -> bool:
 
 
 def wait_available(aws: Aws, image_id: str, region: str | None = None) -> None:
-    wait_for(lambda: _image_state(aws, image_id, region), _available, f"AMI {image_id}", aws.tuning)
+    aws.wait(f"AMI {image_id}", lambda: _image_state(aws, image_id, region), _available,
+             progress=lambda image: image.get("State"))
 
 
 def _copy_one(aws: Aws, source: ImageResult, spec: ImageSpec, region: str) -> ImageResult:
@@ -152,11 +146,12 @@ def _copy_one(aws: Aws, source: ImageResult, spec: ImageSpec, region: str) -> Im
     if found is not None:
         return found
     token = hashlib.sha256(f"{spec.digest}:{source.image_id}:{region}".encode()).hexdigest()[:64]
-    image_id = str(call(aws.retrying(), aws.client("ec2", region).copy_image, SourceRegion=source.region,
-                        SourceImageId=source.image_id, Name=spec.name, ClientToken=token,
-                        Description=spec.description or f"lkcloud {spec.family} {spec.digest}"[:255])["ImageId"])
-    call(aws.retrying(extra_codes=("InvalidAMIID.NotFound",)), aws.client("ec2", region).create_tags,
-         Resources=[image_id], Tags=tags.tag_list(spec.tags))
+    image_id = str(aws.call(f"copying {source.image_id} to {region}", aws.client("ec2", region).copy_image,
+                            SourceRegion=source.region, SourceImageId=source.image_id, Name=spec.name,
+                            ClientToken=token,
+                            Description=spec.description or f"lkcloud {spec.family} {spec.digest}"[:255])["ImageId"])
+    aws.call(f"tagging {image_id} in {region}", aws.client("ec2", region).create_tags,
+             also=not_found("InvalidAMIID.NotFound"), Resources=[image_id], Tags=tags.tag_list(spec.tags))
     wait_available(aws, image_id, region)
     return ImageResult(image_id, region, spec.name, _snapshot_of(_image_state(aws, image_id, region)))
 
@@ -179,8 +174,8 @@ def share(aws: Aws, image: ImageResult, *, public: bool = False, accounts: Seque
     if not grants:
         return
     try:
-        call(aws.retrying(), aws.client("ec2", image.region).modify_image_attribute, ImageId=image.image_id,
-             LaunchPermission={"Add": grants})
+        aws.call(f"sharing {image.image_id}", aws.client("ec2", image.region).modify_image_attribute,
+                 ImageId=image.image_id, LaunchPermission={"Add": grants})
     except ProviderError as exc:
         hint = "the account blocks public AMIs; see EC2 > Settings > AMI block public access" if public else None
         raise ProviderError(f"sharing {image.image_id} in {image.region} failed: {exc.message}", hint=hint) from exc
@@ -188,28 +183,9 @@ def share(aws: Aws, image: ImageResult, *, public: bool = False, accounts: Seque
 
 def put_parameter(aws: Aws, parameter: str, image: ImageResult) -> None:
     """An SSM parameter (data type aws:ec2:image) pointing at the AMI."""
-    call(aws.retrying(), aws.client("ssm", image.region).put_parameter, Name=parameter, Value=image.image_id,
-         Type="String", DataType="aws:ec2:image", Overwrite=True)
+    aws.call(f"pointing {parameter} at {image.image_id}", aws.client("ssm", image.region).put_parameter,
+             Name=parameter, Value=image.image_id, Type="String", DataType="aws:ec2:image", Overwrite=True)
 
 
-def deregister(aws: Aws, image: Mapping[str, Any], region: str | None = None) -> list[str]:
-    """Deregister an AMI and delete its snapshots; the snapshot ids deleted."""
-    ec2 = aws.client("ec2", region)
-    call(aws.retrying(), ec2.deregister_image, ImageId=image["ImageId"])
-    deleted = []
-    for mapping in image.get("BlockDeviceMappings", []):
-        snapshot_id = mapping.get("Ebs", {}).get("SnapshotId")
-        if snapshot_id:
-            try:
-                delete_snapshot(aws, snapshot_id, region)
-            except ProviderError as exc:
-                if "InvalidSnapshot.InUse" in exc.message:  # another AMI (same content, other name) uses it
-                    continue
-                if "InvalidSnapshot.NotFound" not in exc.message:
-                    raise
-            deleted.append(snapshot_id)
-    return deleted
-
-
-__all__ = ["ARCHES", "BOOT_MODES", "Arch", "AwsBootMode", "ImageResult", "ImageSpec", "copy_to", "deregister",
-           "existing", "find_image", "put_parameter", "register", "share", "wait_available"]
+__all__ = ["ImageResult", "ImageSpec", "copy_to", "existing", "find_image", "put_parameter", "register", "share",
+           "wait_available"]

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from lkcloud.errors import UsageError
+from lkcloud.fleet.defaults import defaults
 from lkcloud.metadata import check_size
+from lkcloud.platform import Arch
 from lkcloud.provider.types import Health, Instance
 from lkcloud_aws import tags
-from lkcloud_aws.session import Aws, call
+from lkcloud_aws.config import Placement
+from lkcloud_aws.session import Aws
 
 # IMDSv2 only: LinuxKit's metadata package must use session tokens (what ImdsSupport v2.0 AMIs expect).
 METADATA_OPTIONS = {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2}
 _HEALTH = {"running": Health.HEALTHY, "pending": Health.STARTING}
 
 
-@dataclass(frozen=True)
-class Placement:
-    instance_type: str
-    subnet: str | None = None
-    security_group: str | None = None
-    key_name: str | None = None
+def instance_type(placement: Placement, requested: str | None, arch: Arch) -> str:
+    """--instance-type, else aws.instance-type, else templates/fleets.yml's type for ``arch``."""
+    chosen = requested or placement.instance_type or defaults("aws").instance_type(arch)
+    if not chosen:
+        raise UsageError(f"no AWS instance type for {arch}", hint="pass --instance-type or set aws.instance-type")
+    return chosen
 
 
 def to_instance(raw: Mapping[str, Any], version: str | None = None) -> Instance:
@@ -31,13 +34,13 @@ def to_instance(raw: Mapping[str, Any], version: str | None = None) -> Instance:
                     address=raw.get("PublicIpAddress") or raw.get("PrivateIpAddress"), version=version)
 
 
-def run(aws: Aws, image_id: str, placement: Placement, *, count: int = 1, user_data: bytes | None = None,
+def run(aws: Aws, image_id: str, placement: Placement, kind: str, *, count: int = 1, user_data: bytes | None = None,
         name: str | None = None) -> list[Instance]:
-    """Start ``count`` instances of ``image_id``."""
+    """Start ``count`` instances of ``image_id`` on instance type ``kind``."""
     args: dict[str, Any] = {
-        "ImageId": image_id, "InstanceType": placement.instance_type, "MinCount": count, "MaxCount": count,
+        "ImageId": image_id, "InstanceType": kind, "MinCount": count, "MaxCount": count,
         "MetadataOptions": METADATA_OPTIONS,
-        "TagSpecifications": tags.specs(["instance"], {tags.MANAGED: "true", "Name": name or image_id}),
+        "TagSpecifications": tags.specs(["instance"], {tags.MANAGED: tags.TRUE, "Name": name or image_id}),
     }
     if placement.subnet:
         args["SubnetId"] = placement.subnet
@@ -48,18 +51,12 @@ def run(aws: Aws, image_id: str, placement: Placement, *, count: int = 1, user_d
     if user_data is not None:
         check_size(user_data, "aws")
         args["UserData"] = user_data  # botocore base64-encodes it
-    reservation = call(aws.retrying(), aws.client("ec2").run_instances, **args)
+    reservation = aws.call(f"starting {count} x {kind}", aws.client("ec2").run_instances, **args)
     return [to_instance(raw) for raw in reservation["Instances"]]
 
 
 def console_output(aws: Aws, instance_id: str) -> str:
     """The instance's serial console output so far ("" when there is none yet)."""
-    found = call(aws.retrying(), aws.client("ec2").get_console_output, InstanceId=instance_id)
+    found = aws.call(f"reading the console of {instance_id}", aws.client("ec2").get_console_output,
+                     InstanceId=instance_id)
     return str(found.get("Output") or "")
-
-
-def describe(aws: Aws, instance_ids: list[str]) -> list[dict[str, Any]]:
-    if not instance_ids:
-        return []
-    found = call(aws.retrying(), aws.client("ec2").describe_instances, InstanceIds=instance_ids)
-    return [raw for reservation in found["Reservations"] for raw in reservation["Instances"]]

@@ -11,7 +11,8 @@ PUSH = frozenset({Verb.PUSH})
 OPTIONS = ProviderOptions(options=(
     ProviderOption("region", ("--region",), "AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
                    verbs=ALL, setting=s.REGION),
-    ProviderOption("profile", ("--profile",), "AWS profile from ~/.aws/config (else AWS_PROFILE)", verbs=ALL),
+    ProviderOption("profile", ("--profile",), "AWS profile from ~/.aws/config (else AWS_PROFILE)", verbs=ALL,
+                   setting=s.PROFILE),
     ProviderOption("method", ("--method",), "upload: direct (EBS direct APIs) or import (S3 + ImportSnapshot)",
                    type=Method, verbs=PUSH, setting=s.METHOD),
     ProviderOption("bucket", ("--bucket",), "S3 bucket for --method import", verbs=PUSH, setting=s.BUCKET),

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
@@ -19,38 +18,39 @@ from lkcloud.provider.types import (
     RunResult,
     UpdatePolicy,
 )
-from lkcloud_aws import ebs_upload, fleet, image, instances, prune, s3_import
-from lkcloud_aws.choices import Method
+from lkcloud.settings import Settings
+from lkcloud_aws import config, ebs_upload, fleet, image, images, instances, s3_import
+from lkcloud_aws.choices import ARCHES, BOOT_MODES, Method
 from lkcloud_aws.config import AwsOptions
-from lkcloud_aws.image import ARCHES, BOOT_MODES, ImageResult, ImageSpec
-from lkcloud_aws.session import Aws, wait_for
+from lkcloud_aws.image import ImageResult, ImageSpec
+from lkcloud_aws.session import Aws
 
 
 class AwsProvider:
-    """lkcloud's provider interface on AWS (see :class:`lkcloud.providers.Provider`)."""
+    """lkcloud's provider interface on AWS (see :class:`lkcloud.provider.interface.Provider`)."""
 
-    name = "aws"
+    name: ClassVar[str] = "aws"
     image_format = "aws"
 
-    def __init__(self, options: AwsOptions | None = None, session: Any = None) -> None:
-        self.options = options or AwsOptions.resolve()
-        self._session = session
+    def __init__(self, options: AwsOptions | None = None, aws: Aws | None = None) -> None:
+        self.options = options or AwsOptions()
+        self.aws = aws or Aws(self.options.region, self.options.tuning, profile=self.options.profile)
 
-    @cached_property
-    def aws(self) -> Aws:
-        return Aws(self.options.region, self.options.tuning, self._session)
+    @classmethod
+    def from_settings(cls, settings: Settings, **flags: Any) -> AwsProvider:
+        options = config.resolve(settings, **flags)
+        provider = cls(options)
+        provider.aws.check_credentials()
+        return provider
 
     # -- push -----------------------------------------------------------------------------
     def image_spec(self, artifact: Artifact) -> ImageSpec:
-        push = self.options.push
-        arch = push.arch or ARCHES.get(artifact.arch)
-        if arch is None:
-            raise UsageError(f"unsupported architecture {artifact.arch!r}", hint="use --arch x86_64 or arm64")
         size = artifact.size or artifact.path.stat().st_size
         digest_hex = artifact.digest.removeprefix("sha256:")
-        return ImageSpec(name=push.name or f"{artifact.name}-{digest_hex[:12]}", digest=artifact.digest,
-                         family=artifact.name, arch=arch, boot_mode=push.boot_mode or BOOT_MODES[artifact.boot_mode],
-                         volume_size=ebs_upload.volume_size(size), tpm=push.tpm, extra_tags=dict(push.tags))
+        return ImageSpec(name=artifact.image_name or f"{artifact.name}-{digest_hex[:12]}", digest=artifact.digest,
+                         family=artifact.name, arch=ARCHES[artifact.arch], boot_mode=BOOT_MODES[artifact.boot_mode],
+                         volume_size=ebs_upload.volume_size(size), tpm=self.options.push.tpm,
+                         extra_tags=dict(self.options.push.tags))
 
     def _snapshot(self, artifact: Artifact, spec: ImageSpec, reporter: Reporter) -> tuple[str, bool, dict[str, Any]]:
         push = self.options.push
@@ -70,9 +70,8 @@ class AwsProvider:
         share and publish it as the options say."""
         spec = self.image_spec(artifact)
         spec.check()
-        self.aws.check_credentials()
-        details: dict[str, Any] = {"method": str(self.options.push.method or Method.DIRECT), "digest": artifact.digest,
-                                   "architecture": spec.arch.value, "boot_mode": spec.boot_mode.value}
+        details: dict[str, Any] = {"method": str(self.options.push.method), "architecture": spec.arch.value,
+                                   "boot_mode": spec.boot_mode.value}
         primary = image.existing(self.aws, spec)
         if primary is not None:
             reporter.step(f"{spec.name} is already registered as {primary.image_id}")
@@ -83,16 +82,19 @@ class AwsProvider:
         self._publish(everywhere)
         details["snapshot_id"] = primary.snapshot_id
         details["images"] = [dataclasses.asdict(found) for found in everywhere]
-        return PushResult("aws", spec.name, primary.image_id,
-                          tuple((found.region, found.image_id) for found in everywhere),
-                          reused=primary.reused, details=details)
+        sent = int(details.get("upload", {}).get("bytes_sent", 0))
+        return PushResult("aws", primary.image_id, spec.name, family=spec.family, digest=artifact.digest,
+                          arch=str(artifact.arch), locations=tuple((f.region, f.image_id) for f in everywhere),
+                          reused=primary.reused, bytes_sent=sent,
+                          bytes_skipped=0 if primary.reused else max(0, artifact.size - sent),
+                          scope={"region": self.aws.region}, details=details)
 
-    def _publish(self, images: list[ImageResult]) -> None:
+    def _publish(self, found: list[ImageResult]) -> None:
         push = self.options.push
-        for found in images:
-            image.share(self.aws, found, public=push.public, accounts=push.share)
+        for one in found:
+            image.share(self.aws, one, public=push.public, accounts=push.share)
             if push.ssm_parameter:
-                image.put_parameter(self.aws, push.ssm_parameter, found)
+                image.put_parameter(self.aws, push.ssm_parameter, one)
 
     # -- run ------------------------------------------------------------------------------
     def resolve_image(self, ref: str) -> str:
@@ -106,25 +108,24 @@ class AwsProvider:
 
     def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
         placement = self.options.placement
-        if request.instance_type:
-            placement = dataclasses.replace(placement, instance_type=request.instance_type)
+        kind = instances.instance_type(placement, request.instance_type, request.arch)
         image_id = self.resolve_image(request.image)
-        reporter.step(f"starting {request.count} x {placement.instance_type} from {image_id}")
-        started = instances.run(self.aws, image_id, placement, count=request.count, user_data=request.user_data,
-                                name=request.name)
+        reporter.step(f"starting {request.count} x {kind} from {image_id} in {self.aws.region}")
+        started = instances.run(self.aws, image_id, placement, kind, count=request.count,
+                                user_data=request.user_data, name=request.name)
         console = None
         if request.console and started:
-            console = wait_for(lambda: instances.console_output(self.aws, started[0].id), bool,
-                               f"console output of {started[0].id}", self.aws.tuning)
+            first = started[0].id
+            console = self.aws.wait(f"console output of {first}", lambda: instances.console_output(self.aws, first),
+                                    bool)
         return RunResult("aws", tuple(started), console)
 
     # -- fleets ---------------------------------------------------------------------------
     def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
         placement = self.options.placement
-        if spec.instance_type:
-            placement = dataclasses.replace(placement, instance_type=spec.instance_type)
+        kind = instances.instance_type(placement, spec.instance_type, spec.arch)
         return fleet.create(self.aws, spec.name, self.resolve_image(spec.image), spec.size, placement=placement,
-                            user_data=spec.user_data, reporter=reporter)
+                            kind=kind, user_data=spec.user_data, reporter=reporter)
 
     def fleet_status(self, name: str) -> FleetStatus:
         return fleet.status(self.aws, name)
@@ -132,17 +133,17 @@ class AwsProvider:
     def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> FleetStatus:
         return fleet.scale(self.aws, name, size)
 
-    def fleet_refresh(self, name: str, image: str, user_data: bytes | None = None, policy: UpdatePolicy | None = None,
+    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: UpdatePolicy,
                       reporter: Reporter = NULL) -> RefreshResult:
-        return fleet.refresh(self.aws, name, self.resolve_image(image), user_data=user_data, policy=policy,
-                             reporter=reporter)
+        resolved = self.resolve_image(image) if image else None
+        return fleet.refresh(self.aws, name, resolved, user_data=user_data, policy=policy, reporter=reporter)
 
     def fleet_delete(self, name: str, reporter: Reporter = NULL) -> None:
         fleet.delete(self.aws, name, reporter)
 
     # -- images ---------------------------------------------------------------------------
     def images_list(self) -> list[ImageRecord]:
-        return prune.list_images(self.aws)
+        return images.list_images(self.aws)
 
-    def images_prune(self, keep: int, reporter: Reporter = NULL, dry_run: bool = False) -> list[ImageRecord]:
-        return prune.prune(self.aws, keep, reporter, dry_run)
+    def image_delete(self, record: ImageRecord, reporter: Reporter = NULL) -> None:
+        images.delete(self.aws, record, reporter)

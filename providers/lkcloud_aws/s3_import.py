@@ -19,7 +19,8 @@ from typing import Any
 from lkcloud.errors import ProviderError, UsageError
 from lkcloud.progress import NULL, Reporter
 from lkcloud_aws import tags
-from lkcloud_aws.session import Aws, call, wait_for
+from lkcloud_aws.errors import AwsError
+from lkcloud_aws.session import Aws, not_found
 
 ROLE = "vmimport"
 MIN_PART = 5 << 20
@@ -59,7 +60,7 @@ def check_bucket(aws: Aws, bucket: str | None) -> str:
     if not bucket:
         raise UsageError("--method import needs an S3 bucket", hint="pass --bucket or set aws.bucket")
     try:
-        call(aws.retrying(), aws.client("s3").head_bucket, Bucket=bucket)
+        aws.call(f"checking bucket {bucket}", aws.client("s3").head_bucket, Bucket=bucket)
     except ProviderError as exc:
         raise UsageError(f"S3 bucket {bucket!r} does not exist or is not accessible: {exc.message}",
                          hint="create the bucket in the push region, or pass another --bucket") from exc
@@ -70,18 +71,19 @@ def check_role(aws: Aws, bucket: str, create: bool) -> None:
     """The ``vmimport`` service role must exist; with ``create`` it is made with the documented policy."""
     iam = aws.client("iam")
     try:
-        call(aws.retrying(), iam.get_role, RoleName=ROLE)
+        aws.call(f"checking the {ROLE} role", iam.get_role, RoleName=ROLE)
         return
-    except ProviderError as exc:
-        if "NoSuchEntity" not in exc.message:
+    except AwsError as exc:
+        if exc.code != "NoSuchEntity":
             raise
     if not create:
         raise UsageError(f"the IAM role {ROLE!r} that ImportSnapshot needs does not exist",
                          hint="pass --create-role to create it, or use --method direct (no role needed)")
-    call(aws.retrying(), iam.create_role, RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-         Description="VM Import/Export service role (created by lkcloud)")
-    call(aws.retrying(), iam.put_role_policy, RoleName=ROLE, PolicyName=ROLE,
-         PolicyDocument=json.dumps(role_policy(bucket)))
+    aws.call(f"creating the {ROLE} role", iam.create_role, RoleName=ROLE,
+             AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+             Description="VM Import/Export service role (created by lkcloud)")
+    aws.call(f"granting the {ROLE} role access to {bucket}", iam.put_role_policy, RoleName=ROLE, PolicyName=ROLE,
+             PolicyDocument=json.dumps(role_policy(bucket)))
 
 
 def _parts(size: int, part_size: int) -> Iterator[tuple[int, int, int]]:
@@ -99,19 +101,21 @@ def _read(path: Path, offset: int, length: int) -> bytes:
 def _open_upload(aws: Aws, bucket: str, key: str, digest: str) -> tuple[str, dict[int, str]]:
     """An unfinished multipart upload for ``key`` (continued) or a new one; its stored parts' ETags."""
     s3 = aws.client("s3")
-    uploads = call(aws.retrying(), s3.list_multipart_uploads, Bucket=bucket, Prefix=key).get("Uploads", [])
+    uploads = aws.call("listing unfinished uploads", s3.list_multipart_uploads, Bucket=bucket,
+                       Prefix=key).get("Uploads", [])
     for upload in uploads:
         if upload["Key"] == key:
-            found = call(aws.retrying(), s3.list_parts, Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+            found = aws.call("listing stored parts", s3.list_parts, Bucket=bucket, Key=key,
+                             UploadId=upload["UploadId"])
             return upload["UploadId"], {p["PartNumber"]: p["ETag"].strip('"') for p in found.get("Parts", [])}
-    created = call(aws.retrying(), s3.create_multipart_upload, Bucket=bucket, Key=key,
-                   Metadata={"lkcloud-digest": digest})
+    created = aws.call(f"starting an upload to s3://{bucket}/{key}", s3.create_multipart_upload, Bucket=bucket,
+                       Key=key, Metadata={"lkcloud-digest": digest})
     return str(created["UploadId"]), {}
 
 
 def _existing_object(aws: Aws, bucket: str, key: str, digest: str) -> bool:
     try:
-        head = call(aws.retrying(), aws.client("s3").head_object, Bucket=bucket, Key=key)
+        head = aws.call(f"checking s3://{bucket}/{key}", aws.client("s3").head_object, Bucket=bucket, Key=key)
     except ProviderError:
         return False
     stored: str | None = head.get("Metadata", {}).get("lkcloud-digest")
@@ -134,8 +138,9 @@ def upload_object(aws: Aws, path: Path, bucket: str, key: str, *, digest: str, p
         md5 = hashlib.md5(data, usedforsecurity=False)
         sent = 0
         if stored.get(number) != md5.hexdigest():
-            call(aws.retrying(), clients[number % len(clients)].upload_part, Bucket=bucket, Key=key,
-                 UploadId=upload_id, PartNumber=number, Body=data, ContentMD5=base64.b64encode(md5.digest()).decode())
+            aws.call(f"uploading part {number}", clients[number % len(clients)].upload_part, Bucket=bucket, Key=key,
+                     UploadId=upload_id, PartNumber=number, Body=data,
+                     ContentMD5=base64.b64encode(md5.digest()).decode())
             sent = length
         task.advance(length)
         return number, md5.hexdigest(), sent
@@ -143,14 +148,16 @@ def upload_object(aws: Aws, path: Path, bucket: str, key: str, *, digest: str, p
     with ThreadPoolExecutor(max_workers=min(8, aws.tuning.concurrency)) as pool:
         done = list(pool.map(send, _parts(size, part_size)))
     task.done()
-    call(aws.retrying(), aws.client("s3").complete_multipart_upload, Bucket=bucket, Key=key, UploadId=upload_id,
-         MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'} for n, etag, _ in done]})
+    aws.call(f"completing s3://{bucket}/{key}", aws.client("s3").complete_multipart_upload, Bucket=bucket, Key=key,
+             UploadId=upload_id, MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'}
+                                                            for n, etag, _ in done]})
     sent = [b for _, _, b in done if b]
     return len(sent), len(done) - len(sent), sum(sent)
 
 
 def _task(aws: Aws, task_id: str) -> dict[str, Any]:
-    found = call(aws.retrying(), aws.client("ec2").describe_import_snapshot_tasks, ImportTaskIds=[task_id])
+    found = aws.call(f"checking import task {task_id}", aws.client("ec2").describe_import_snapshot_tasks,
+                     ImportTaskIds=[task_id])
     return dict(found["ImportSnapshotTasks"][0])
 
 
@@ -164,22 +171,24 @@ def _imported(task: dict[str, Any]) -> bool:
 def import_snapshot(aws: Aws, path: Path, digest: str, *, name: str, bucket: str | None, part_size: int,
                     create_role: bool = False, reporter: Reporter = NULL) -> ImportResult:
     """Upload ``path`` to S3 and import it as an EBS snapshot tagged with ``digest``."""
-    aws.check_credentials()
     bucket = check_bucket(aws, bucket)
     check_role(aws, bucket, create_role)
     key = f"lkcloud/{name}-{digest.removeprefix('sha256:')[:16]}.raw"
     sent, reused, nbytes = upload_object(aws, path, bucket, key, digest=digest, part_size=part_size, reporter=reporter)
     token = hashlib.sha256(f"{digest}:{bucket}:{key}".encode()).hexdigest()[:64]
     reporter.step(f"importing s3://{bucket}/{key} as a snapshot (this can take a long time)")
-    started = call(aws.retrying(), aws.client("ec2").import_snapshot, ClientToken=token, RoleName=ROLE,
-                   Description=f"lkcloud {name} {digest}"[:255],
-                   DiskContainer={"Format": "RAW", "UserBucket": {"S3Bucket": bucket, "S3Key": key}})
-    task = wait_for(lambda: _task(aws, started["ImportTaskId"]), _imported, f"import task {started['ImportTaskId']}",
-                    aws.tuning)
+    started = aws.call("starting ImportSnapshot", aws.client("ec2").import_snapshot, ClientToken=token, RoleName=ROLE,
+                       Description=f"lkcloud {name} {digest}"[:255],
+                       DiskContainer={"Format": "RAW", "UserBucket": {"S3Bucket": bucket, "S3Key": key}})
+    task_id = str(started["ImportTaskId"])
+    task = aws.wait(f"import task {task_id}", lambda: _task(aws, task_id), _imported,
+                    progress=lambda found: (found.get("SnapshotTaskDetail", {}).get("Status"),
+                                            found.get("SnapshotTaskDetail", {}).get("Progress")))
     snapshot_id = str(task["SnapshotTaskDetail"]["SnapshotId"])
-    call(aws.retrying(extra_codes=("InvalidSnapshot.NotFound",)), aws.client("ec2").create_tags,
-         Resources=[snapshot_id], Tags=tags.tag_list(tags.build_tags(digest, name)))
-    return ImportResult(snapshot_id, bucket, key, str(started["ImportTaskId"]), sent, reused, nbytes)
+    aws.call(f"tagging snapshot {snapshot_id}", aws.client("ec2").create_tags,
+             also=not_found("InvalidSnapshot.NotFound"), Resources=[snapshot_id],
+             Tags=tags.tag_list(tags.standard(digest, name)))
+    return ImportResult(snapshot_id, bucket, key, task_id, sent, reused, nbytes)
 
 
 __all__ = ["ImportResult", "check_bucket", "check_role", "import_snapshot", "upload_object"]

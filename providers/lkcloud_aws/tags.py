@@ -1,18 +1,17 @@
-"""The tags lkcloud puts on everything it makes: how it finds its own resources again."""
+"""lkcloud's tag vocabulary (:mod:`lkcloud.provider.tags`) in the shapes the AWS APIs take."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-MANAGED = "lkcloud:managed"  # "true" on every resource lkcloud created
-DIGEST = "lkcloud:digest"  # sha256 of the image file the resource was made from
-FAMILY = "lkcloud:family"  # the image's family (build name): prune keeps the newest N per family
-FLEET = "lkcloud:fleet"
+from lkcloud.provider.tags import DIGEST, FAMILY, FLEET, MANAGED, TRUE, Style, spell, standard
+
+__all__ = ["DIGEST", "FAMILY", "FLEET", "MANAGED", "TRUE", "specs", "standard", "tag_dict", "tag_list"]
 
 
 def tag_list(values: Mapping[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in values.items()]
+    return [{"Key": key, "Value": value} for key, value in spell(values, Style.TAGS).items()]
 
 
 def tag_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
@@ -22,7 +21,3 @@ def tag_dict(tags: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
 def specs(resource_types: Iterable[str], values: Mapping[str, str]) -> list[dict[str, Any]]:
     """TagSpecifications for ``resource_types``."""
     return [{"ResourceType": kind, "Tags": tag_list(values)} for kind in resource_types]
-
-
-def build_tags(digest: str, family: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {MANAGED: "true", DIGEST: digest, FAMILY: family, **(extra or {})}

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from lkcloud.settings import Settings
+from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws, Tuning
 from tests.servers import moto_server
 from tests.support.net import free_port, stop, wait_for_port
@@ -68,7 +70,7 @@ def aws_env(moto: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Moto
         "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"), "AWS_EC2_METADATA_DISABLED": "true",
         "LKCLOUD_AWS_POLL_SECONDS": "0.01", "LKCLOUD_AWS_JOURNAL_DIR": str(tmp_path / "journal"),
-        "LKCLOUD_AWS_DEADLINE": "120",
+        "LKCLOUD_AWS_WAIT_SECONDS": "120",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -78,7 +80,12 @@ def aws_env(moto: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Moto
 
 @pytest.fixture
 def aws(aws_env: Moto) -> Aws:
-    return Aws(REGION, Tuning(concurrency=8, shards=2, poll=0.01, deadline=120))
+    return Aws(REGION, Tuning(concurrency=8, shards=2, poll=0.01, wait=120))
+
+
+def provider(**flags: Any) -> AwsProvider:
+    """The provider as the CLI builds it: ``flags`` as the option table names them."""
+    return AwsProvider.from_settings(Settings(), **flags)
 
 
 def make_image(path: Path, size: int, data_blocks: dict[int, bytes]) -> Path:
@@ -92,9 +99,10 @@ def make_image(path: Path, size: int, data_blocks: dict[int, bytes]) -> Path:
     return path
 
 
-def random_image(path: Path, size: int = 1 << 30, blocks: int = 24, seed: int = 7) -> Path:
+def random_image(path: Path, size: int = 1 << 30, blocks: int = 24, seed: int = 7, *, mbr: bool = False) -> Path:
     """A sparse image with ``blocks`` scattered random 512 KiB-ish extents (some unaligned),
-    one all-zero written block, and data in the last, partial block."""
+    one all-zero written block, and data in the last, partial block; with ``mbr`` it carries a
+    boot signature, so that the CLI takes it for a raw disk."""
     rng = __import__("random").Random(seed)
     chunks: dict[int, bytes] = {}
     for _ in range(blocks):
@@ -102,4 +110,6 @@ def random_image(path: Path, size: int = 1 << 30, blocks: int = 24, seed: int = 
         chunks[offset] = rng.randbytes(rng.choice([4096, 65536, 524288, 700000]))
     chunks[size // 2] = bytes(524288)  # written, but zero: must not be sent
     chunks[size - 1000] = rng.randbytes(1000)
+    if mbr:
+        chunks[510] = b"\x55\xaa"
     return make_image(path, size, chunks)

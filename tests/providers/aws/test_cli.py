@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lkcloud import state
 from lkcloud.cli import context
 from lkcloud.cli.main import main
+from lkcloud.provider import records
 from tests.providers.aws.conftest import SMALL, Moto, random_image
 
 pytestmark = pytest.mark.emulator
@@ -32,28 +32,29 @@ def lkcloud_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 
 
 def test_push_run_fleet_images(aws_env: Moto, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=3)
+    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=3, mbr=True)
     pushed = lkcloud_json(capsys, "push", "aws", str(disk), "--name", "myos-1", "--tag", "env=test",
-                          "--boot-mode", "uefi", "--copy-to", "eu-west-1")
-    assert pushed["image_id"].startswith("ami-") and pushed["name"] == "myos-1"
+                          "--boot-mode", "uefi", "--copy-to", "eu-west-1", "--arch", "amd64")
+    assert pushed["id"].startswith("ami-") and pushed["name"] == "myos-1" and pushed["family"] == "myos"
     assert {region for region, _ in pushed["locations"]} == {"us-east-1", "eu-west-1"}
     assert pushed["details"]["upload"]["sent"] == pushed["details"]["upload"]["blocks"] > 0
-    assert state.last("push.aws", tmp_path)["image_id"] == pushed["image_id"]  # type: ignore[index]
+    assert pushed["scope"] == {"region": "us-east-1"}
+    assert records.last("aws", cwd=tmp_path).id == pushed["id"]  # type: ignore[union-attr]
 
-    ran = lkcloud_json(capsys, "run", "aws", "--data", '{"x":{"content":"y"}}', "--count", "2")
-    assert len(ran["instances"]) == 2 and {i["image"] for i in ran["instances"]} == {pushed["image_id"]}
+    ran = lkcloud_json(capsys, "run", "aws", "--data", '{"x":{"content":"y"}}', "--count", "2", "--arch", "amd64")
+    assert len(ran["instances"]) == 2 and {i["image"] for i in ran["instances"]} == {pushed["id"]}
 
-    created = lkcloud_json(capsys, "fleet", "create", "aws", "web", "--size", "2")
-    assert created["image"] == pushed["image_id"] and created["size"] == 2
+    created = lkcloud_json(capsys, "fleet", "create", "aws", "web", "--size", "2", "--arch", "amd64")
+    assert created["image"] == pushed["id"] and created["size"] == 2
     status = lkcloud_json(capsys, "fleet", "status", "aws", "web")
     assert {i["version"] for i in status["instances"]} == {"1"}
-    refreshed = lkcloud_json(capsys, "fleet", "refresh", "aws", "web", "--image", pushed["image_id"],
+    refreshed = lkcloud_json(capsys, "fleet", "refresh", "aws", "web", "--image", pushed["id"],
                              "--data", '{"x":{"content":"z"}}', "--min-healthy", "50", "--warmup", "0")
     assert refreshed["succeeded"] and {i["version"] for i in refreshed["status"]["instances"]} == {"2"}
     assert lkcloud_json(capsys, "fleet", "scale", "aws", "web", "--size", "1")["size"] == 1
     listed = lkcloud_json(capsys, "images", "list", "aws")
-    assert [(r["id"], r["in_use"]) for r in listed] == [(pushed["image_id"], True)]
-    assert lkcloud_json(capsys, "images", "prune", "aws", "--keep", "0") == []
+    assert [(r["id"], r["in_use"], r["family"]) for r in listed] == [(pushed["id"], True, "myos")]
+    assert lkcloud_json(capsys, "images", "prune", "aws", "--keep", "1")["removed"] == []
     lkcloud_json(capsys, "fleet", "delete", "aws", "web")
 
 
@@ -68,7 +69,7 @@ def test_push_run_fleet_images(aws_env: Moto, tmp_path: Path, capsys: pytest.Cap
 )
 def test_bad_input_is_one_clear_line(aws_env: Moto, tmp_path: Path, capsys: pytest.CaptureFixture[str], *,
                                      argv: list[str], code: int, message: str) -> None:
-    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=1)
+    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=1, mbr=True)
     assert main(["push", "aws", str(disk), *argv]) == code
     err = capsys.readouterr().err
     assert f"lkcloud: error: {message}" in err and "Traceback" not in err
@@ -77,7 +78,7 @@ def test_bad_input_is_one_clear_line(aws_env: Moto, tmp_path: Path, capsys: pyte
 def test_no_credentials(aws_env: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=1)
+    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=1, mbr=True)
     assert main(["push", "aws", str(disk)]) == 1
     err = capsys.readouterr().err
     assert "lkcloud: error: no AWS credentials found" in err and "lkcloud: hint:" in err
@@ -85,11 +86,12 @@ def test_no_credentials(aws_env: Moto, tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_run_without_a_push_says_what_to_do(aws_env: Moto, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "aws"]) == 2
-    assert "none pushed from this directory" in capsys.readouterr().err
+    assert "none pushed to aws from this directory" in capsys.readouterr().err
 
 
-def test_cli_module_imports_no_sdk() -> None:
-    code = "import sys, lkcloud_aws.cli; print(any(m.split('.')[0] in ('boto3', 'botocore') for m in sys.modules))"
+def test_option_table_imports_no_sdk() -> None:
+    code = ("import sys, lkcloud_aws.options, lkcloud.cli.main;"
+            " print(any(m.split('.')[0] in ('boto3', 'botocore') for m in sys.modules))")
     root = Path(__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": f"{root}:{root / 'providers'}"}).stdout

@@ -80,7 +80,7 @@ def test_faults_on_the_wire_still_give_identical_content(aws_env: Moto, tmp_path
     faults = Faults(rate=0.25, seed=3, kinds=("reset", "reset-after", "500", "503", "throttle"))
     with FaultProxy(aws_env.endpoint, faults) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-        aws = Aws(REGION, Tuning(concurrency=8, shards=3, attempts=12, poll=0.01, read_timeout=10))
+        aws = Aws(REGION, Tuning(concurrency=8, shards=3, retry=60, poll=0.01, read_timeout=10))
         result = upload(aws, image, tmp_path / "journal")
         injected = sum(proxy.stats[kind] for kind in faults.kinds)
     assert injected > 5
@@ -94,8 +94,8 @@ def test_lost_complete_response_is_not_a_failure(aws_env: Moto, tmp_path: Path,
     faults = Faults(rate=1.0, kinds=("reset-after",), match=r"^POST /snapshots/completion/")
     with FaultProxy(aws_env.endpoint, faults) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-        result = upload(Aws(REGION, Tuning(concurrency=4, shards=1, attempts=2, poll=0.01)), image, tmp_path / "j")
-        assert proxy.stats["reset-after"] == 2, "two attempts, two requests"
+        result = upload(Aws(REGION, Tuning(concurrency=4, shards=1, retry=1, poll=0.01)), image, tmp_path / "j")
+        assert proxy.stats["reset-after"] >= 1, "every answer to CompleteSnapshot was lost"
     assert_same_content(direct_client(aws_env, monkeypatch), result.snapshot_id, image)
 
 

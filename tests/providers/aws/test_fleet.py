@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,18 +13,17 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
+from lkcloud.provider.prune import plan_prune
 from lkcloud.provider.types import FleetSpec, RunRequest, UpdatePolicy
-from lkcloud_aws.config import AwsOptions, PushOptions
-from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws
-from tests.providers.aws.conftest import SMALL, Moto, random_image
+from tests.providers.aws.conftest import SMALL, Moto, provider, random_image
 
 pytestmark = pytest.mark.emulator
 
 
 def pushed(tmp_path: Path, name: str, seed: int) -> str:
     disk = random_image(tmp_path / f"{name}.raw", size=SMALL, blocks=2, seed=seed)
-    return AwsProvider(AwsOptions.resolve(push=PushOptions(name=name))).push(from_file(disk)).image_id
+    return provider().push(dataclasses.replace(from_file(disk), image_name=name)).id
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def amis(aws_env: Moto, tmp_path: Path) -> tuple[str, str]:
 
 def test_fleet_lifecycle_and_refresh(aws: Aws, amis: tuple[str, str]) -> None:
     old, new = amis
-    fleets = AwsProvider()
+    fleets = provider()
     status = fleets.fleet_create(FleetSpec("web", old, 4, user_data=b'{"app":{"content":"1"}}'))
     assert status.size == 4 and {i.image for i in status.instances} == {old}
     asg, ec2 = aws.client("autoscaling"), aws.client("ec2")
@@ -64,15 +64,15 @@ def test_fleet_lifecycle_and_refresh(aws: Aws, amis: tuple[str, str]) -> None:
 def test_failed_refresh_rolls_back(aws: Aws, amis: tuple[str, str]) -> None:
     old, bad = amis
     aws.client("ec2").create_tags(Resources=[bad], Tags=[{"Key": "lkcloud-test:unhealthy", "Value": "true"}])
-    fleets = AwsProvider()
+    fleets = provider()
     fleets.fleet_create(FleetSpec("api", old, 2))
-    result = fleets.fleet_refresh("api", bad, policy=UpdatePolicy(min_healthy_percent=50))
+    result = fleets.fleet_refresh("api", bad, None, UpdatePolicy(min_healthy_percent=50))
     assert not result.succeeded and "RollbackSuccessful" in result.message
     assert result.status is not None and {i.image for i in result.status.instances} == {old}
 
 
 def test_run_requires_imdsv2_and_passes_user_data(aws: Aws, amis: tuple[str, str]) -> None:
-    result = AwsProvider().run(RunRequest(image="os-v1", count=2, user_data=b'{"k":{"content":"v"}}', console=True))
+    result = provider().run(RunRequest(image="os-v1", count=2, user_data=b'{"k":{"content":"v"}}', console=True))
     assert len(result.instances) == 2 and result.console is not None
     reservations = aws.client("ec2").describe_instances(InstanceIds=[i.id for i in result.instances])["Reservations"]
     for raw in (i for r in reservations for i in r["Instances"]):
@@ -80,21 +80,23 @@ def test_run_requires_imdsv2_and_passes_user_data(aws: Aws, amis: tuple[str, str
         attribute = aws.client("ec2").describe_instance_attribute(InstanceId=raw["InstanceId"], Attribute="userData")
         assert base64.b64decode(attribute["UserData"]["Value"]) == b'{"k":{"content":"v"}}'
     with pytest.raises(UsageError, match="no AMI named 'nope'"):
-        AwsProvider().run(RunRequest(image="nope"))
+        provider().run(RunRequest(image="nope"))
 
 
 def test_prune_keeps_newest_and_in_use(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
     images = []
     for seed in range(4):
         disk = random_image(tmp_path / f"os{seed}" / "os.raw", size=SMALL, blocks=1, seed=seed)
-        images.append(AwsProvider().push(from_file(disk)).image_id)
-    AwsProvider().fleet_create(FleetSpec("keep", images[0], 1))  # the oldest, but a fleet uses it
-    listed = AwsProvider().images_list()
+        images.append(provider().push(from_file(disk)).id)
+    provider().fleet_create(FleetSpec("keep", images[0], 1))  # the oldest, but a fleet uses it
+    listed = provider().images_list()
     assert {r.id for r in listed} == set(images) and {r.id for r in listed if r.in_use} == {images[0]}
-    dry = AwsProvider().images_prune(keep=1, dry_run=True)
-    removed = AwsProvider().images_prune(keep=1)
-    assert {r.id for r in removed} == {r.id for r in dry} and images[0] not in {r.id for r in removed}
+    plan = plan_prune(listed, keep=1)
+    removed = plan.remove
+    assert images[0] not in {r.id for r in removed} and {r.id for r in plan.in_use} == {images[0]}
     assert len(removed) == 2
+    for record in removed:
+        provider().image_delete(record)
     left = aws.client("ec2").describe_images(Owners=["self"])["Images"]
     assert {i["ImageId"] for i in left} == set(images) - {r.id for r in removed}
     snapshots = {s["SnapshotId"] for s in aws.client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]}
@@ -104,8 +106,8 @@ def test_prune_keeps_newest_and_in_use(aws: Aws, aws_env: Moto, tmp_path: Path) 
 
 def test_example_script_refreshes_a_fleet(aws: Aws, amis: tuple[str, str], tmp_path: Path) -> None:
     old, _ = amis
-    AwsProvider().fleet_create(FleetSpec("site", old, 2))
-    disk = random_image(tmp_path / "next.raw", size=SMALL, blocks=2, seed=77)
+    provider().fleet_create(FleetSpec("site", old, 2))
+    disk = random_image(tmp_path / "next.raw", size=SMALL, blocks=2, seed=77, mbr=True)
     root = Path(__file__).resolve().parents[3]
     env = {**os.environ, "PYTHONPATH": f"{root}:{root / 'providers'}"}
     done = subprocess.run([sys.executable, str(root / "examples" / "refresh_fleet.py"), "site", str(disk),
@@ -113,5 +115,5 @@ def test_example_script_refreshes_a_fleet(aws: Aws, amis: tuple[str, str], tmp_p
                           check=False)
     assert done.returncode == 0, done.stderr
     assert "Successful" in done.stdout
-    status = AwsProvider().fleet_status("site")
+    status = provider().fleet_status("site")
     assert old not in {i.image for i in status.instances} and status.image != old

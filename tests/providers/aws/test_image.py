@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,21 +10,14 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import CredentialsError, ProviderError, UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode
 from lkcloud.provider.types import Artifact
 from lkcloud_aws import ebs_upload, image
-from lkcloud_aws.choices import Arch, AwsBootMode
-from lkcloud_aws.config import AwsOptions, PushOptions
 from lkcloud_aws.image import ImageSpec
-from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws
-from tests.providers.aws.conftest import REGION, SMALL, Moto, random_image
+from tests.providers.aws.conftest import REGION, SMALL, Moto, provider, random_image
 
 pytestmark = pytest.mark.emulator
-
-
-def provider(**push: Any) -> AwsProvider:
-    return AwsProvider(AwsOptions.resolve(push=PushOptions(**push)))
 
 
 def snapshots(aws: Aws) -> list[dict[str, Any]]:
@@ -36,8 +30,8 @@ def artifact(tmp_path: Path) -> Artifact:
 
 
 def test_push_registers_an_ami_with_what_aws_needs(aws: Aws, artifact: Artifact) -> None:
-    result = provider(tpm=True, tags={"team": "os"}).push(artifact)
-    (ami,) = aws.client("ec2").describe_images(ImageIds=[result.image_id])["Images"]
+    result = provider(tpm=True, tags=("team=os",)).push(artifact)
+    (ami,) = aws.client("ec2").describe_images(ImageIds=[result.id])["Images"]
     assert ami["Name"] == result.name == f"myos-{artifact.digest[7:19]}"
     assert ami["Architecture"] == "x86_64" and ami["RootDeviceName"] == "/dev/xvda"
     assert ami["BootMode"] == "uefi" and ami["EnaSupport"] is True and ami["SriovNetSupport"] == "simple"
@@ -48,24 +42,26 @@ def test_push_registers_an_ami_with_what_aws_needs(aws: Aws, artifact: Artifact)
                               "DeleteOnTermination": True}
     tags = {t["Key"]: t["Value"] for t in ami["Tags"]}
     assert tags["lkcloud:digest"] == artifact.digest and tags["lkcloud:family"] == "myos" and tags["team"] == "os"
-    assert result.locations == ((REGION, result.image_id),)
+    assert result.locations == ((REGION, result.id),)
+    assert result.family == "myos" and result.digest == artifact.digest and result.arch == "amd64"
+    assert result.scope == {"region": REGION} and result.bytes_sent > 0 and not result.reused
 
 
 def test_push_again_reuses_everything(aws: Aws, aws_env: Moto, artifact: Artifact) -> None:
     first = provider().push(artifact)
     puts = aws_env.counts()["puts"]
     again = provider().push(artifact)
-    assert again.reused and again.image_id == first.image_id
+    assert again.reused and again.id == first.id and again.bytes_sent == 0
     assert aws_env.counts()["puts"] == puts, "nothing was uploaded again"
     assert len(snapshots(aws)) == 1
 
 
 def test_same_name_other_content_is_a_clear_error_without_orphans(aws: Aws, artifact: Artifact,
                                                                    tmp_path: Path) -> None:
-    provider(name="myos").push(artifact)
+    provider().push(dataclasses.replace(artifact, image_name="myos"))
     other = from_file(random_image(tmp_path / "other.raw", size=SMALL, blocks=3, seed=99))
     with pytest.raises(UsageError, match=r"'myos' is already used .* other content"):
-        provider(name="myos").push(other)
+        provider().push(dataclasses.replace(other, image_name="myos"))
     assert len(snapshots(aws)) == 1
 
 
@@ -75,7 +71,7 @@ def test_failed_registration_deletes_the_snapshot_it_made(aws: Aws, aws_env: Mot
     spec = ImageSpec(name="disk", digest="sha256:" + "ab" * 32, family="disk")
     with pytest.raises(ProviderError, match="RegisterImage"):
         # the extended server refuses an unknown architecture, like AWS
-        image.register(aws, uploaded.snapshot_id, ImageSpec(**{**spec.__dict__, "arch": "sparc"}),
+        image.register(aws, uploaded.snapshot_id, dataclasses.replace(spec, arch="sparc"),  # type: ignore[arg-type]
                        owned_snapshot=True)
     assert snapshots(aws) == []
 
@@ -100,11 +96,12 @@ def test_copy_share_and_ssm(aws: Aws, artifact: Artifact) -> None:
 
 def test_arm64_and_boot_mode_rules(aws: Aws, artifact: Artifact) -> None:
     with pytest.raises(UsageError, match="arm64 AMIs boot with UEFI only"):
-        provider(arch=Arch.ARM64, boot_mode=AwsBootMode.LEGACY_BIOS).push(artifact)
+        provider().push(dataclasses.replace(artifact, arch=Arch.ARM64, boot_mode=BootMode.BIOS))
     with pytest.raises(UsageError, match="--tpm needs --boot-mode uefi"):
-        provider(tpm=True, boot_mode=AwsBootMode.UEFI_PREFERRED).push(artifact)
-    result = provider(arch=Arch.ARM64).push(artifact)
-    (ami,) = aws.client("ec2").describe_images(ImageIds=[result.image_id])["Images"]
+        provider(tpm=True).push(dataclasses.replace(artifact, boot_mode=BootMode.HYBRID))
+    result = provider().push(dataclasses.replace(artifact, arch=Arch.ARM64))
+    assert result.arch == "arm64"
+    (ami,) = aws.client("ec2").describe_images(ImageIds=[result.id])["Images"]
     assert ami["Architecture"] == "arm64" and ami["BootMode"] == "uefi"
     assert snapshots(aws)[0]["SnapshotId"] == result.details["snapshot_id"]
 
@@ -120,5 +117,5 @@ def test_no_credentials_is_a_clear_error(aws_env: Moto, artifact: Artifact, monk
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     with pytest.raises(CredentialsError, match="no AWS credentials found") as caught:
-        provider().push(artifact)
+        provider()
     assert caught.value.hint and "AWS_PROFILE" in caught.value.hint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -11,10 +12,9 @@ from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
 from lkcloud_aws import s3_import
 from lkcloud_aws.choices import Method
-from lkcloud_aws.config import AwsOptions, PushOptions
 from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws
-from tests.providers.aws.conftest import MIB, Moto, random_image
+from tests.providers.aws.conftest import MIB, Moto, provider, random_image
 from tests.providers.aws.test_ebs_upload import assert_same_content
 
 pytestmark = pytest.mark.emulator
@@ -22,8 +22,9 @@ PART = 5 * MIB
 
 
 def importer(bucket: str | None = "images", create_role: bool = False) -> AwsProvider:
-    options = AwsOptions.resolve(push=PushOptions(method=Method.IMPORT, bucket=bucket, create_role=create_role))
-    return AwsProvider(AwsOptions(**{**options.__dict__, "part_size": PART}))
+    made = provider(method=Method.IMPORT, bucket=bucket, create_role=create_role)
+    made.options = dataclasses.replace(made.options, part_size=PART)
+    return made
 
 
 def test_import_push_round_trip_with_created_role(aws: Aws, tmp_path: Path) -> None:
@@ -35,7 +36,7 @@ def test_import_push_round_trip_with_created_role(aws: Aws, tmp_path: Path) -> N
     assert_same_content(aws, result.details["snapshot_id"], disk)
     role = aws.client("iam").get_role(RoleName="vmimport")["Role"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "vmie.amazonaws.com"}
-    (ami,) = aws.client("ec2").describe_images(ImageIds=[result.image_id])["Images"]
+    (ami,) = aws.client("ec2").describe_images(ImageIds=[result.id])["Images"]
     assert ami["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] == result.details["snapshot_id"]
 
 
