@@ -28,7 +28,8 @@ from google.auth.transport.requests import AuthorizedSession  # noqa: E402
 
 from lkcloud.process import run  # noqa: E402
 from lkcloud_gcp import archive  # noqa: E402
-from lkcloud_gcp.settings import Timing  # noqa: E402
+from lkcloud_gcp.clients import calls_for  # noqa: E402
+from lkcloud_gcp.settings import Budgets  # noqa: E402
 from lkcloud_gcp.upload import SessionStore, Uploader, UploadRequest  # noqa: E402
 from tests.servers.gcs_emulator import gcs_emulator, storage_client  # noqa: E402
 
@@ -58,7 +59,7 @@ def reference(disk: Path, work: Path, client: object, bucket: str) -> float:
 
 def subject(disk: Path, work: Path, url: str, bucket: str, attempt: int) -> float:
     uploader = Uploader(AuthorizedSession(AnonymousCredentials()), url, SessionStore(work / "sessions"), 16 * MIB,
-                        Timing())
+                        calls=calls_for(Budgets()))
     start = time.perf_counter()
     uploader.upload(UploadRequest(bucket, f"subject-{attempt}.tar.gz", f"bench-{attempt}"),
                     lambda: archive.gce_archive(disk))

@@ -1,89 +1,97 @@
-"""The one retry layer for GCP API calls, and API errors turned into lkcloud errors.
+"""GCP's errors for the one call/wait layer (:mod:`lkcloud.provider.calls`), and the three ways
+every Compute call is made through it: ``call``, ``find`` (a missing resource is None) and
+``listing`` (every page).
 
-SDK retries are switched off (``retry=None``) so that retries never stack: a call is retried
-here, with a deadline and jittered backoff, only on named transient errors.
+The SDK's own retries are off (``retry=None``): a call is retried only by the kit, on the errors
+:class:`GcpErrors` names transient, within the call's time budget.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from google.api_core import exceptions as gexc
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_random_exponential
 
 from lkcloud.errors import CredentialsError, LkcloudError, ProviderError, UsageError
-from lkcloud_gcp.settings import Timing
+from lkcloud.provider.calls import Activity, Budget, Transient
+
+if TYPE_CHECKING:
+    from lkcloud_gcp.clients import Api
 
 T = TypeVar("T")
 
-TRANSIENT: tuple[type[BaseException], ...] = (
-    gexc.ServiceUnavailable,
-    gexc.TooManyRequests,
-    gexc.InternalServerError,
-    gexc.BadGateway,
-    gexc.GatewayTimeout,
-    requests.ConnectionError,
-    requests.Timeout,
+REQUEST_TIMEOUT = 120.0  # seconds for one HTTP request
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    gexc.ServiceUnavailable, gexc.InternalServerError, gexc.BadGateway, gexc.GatewayTimeout,
 )
-
-REQUEST_TIMEOUT = 120.0
-
-
-def api_error(exc: gexc.GoogleAPICallError, what: str) -> LkcloudError:
-    """A one-line lkcloud error for a refused API call."""
-    message = f"{what}: {exc.message or type(exc).__name__}"
-    if isinstance(exc, gexc.Unauthorized | gexc.Forbidden):
-        return CredentialsError(message, hint="check the credentials' roles in the project (compute.admin, storage)")
-    if isinstance(exc, gexc.BadRequest):
-        return UsageError(message)
-    return ProviderError(message)
+CONNECTION: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout)
+_REST_PREFIX = re.compile(r"^[A-Z]+ \S+: ")  # google-api-core puts "METHOD URL: " before the message
 
 
-def retrying(timing: Timing, also: tuple[type[BaseException], ...] = ()) -> Retrying:
-    """The policy for one call: transient errors only (plus ``also``), bounded by attempts
-    and a deadline."""
-    return Retrying(
-        retry=retry_if_exception_type(TRANSIENT + also),
-        stop=stop_after_attempt(8) | stop_after_delay(timing.request_deadline),
-        wait=wait_random_exponential(multiplier=timing.poll_min, max=timing.poll_max),
-        reraise=True,
-    )
-
-
-def _invoke(timing: Timing, what: str, method: Callable[..., T], missing_ok: bool, kwargs: dict[str, Any]) -> T | None:
+def _retry_after(error: gexc.GoogleAPICallError) -> float | None:
+    response = getattr(error, "response", None)
+    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
     try:
-        for attempt in retrying(timing):
-            with attempt:
-                return method(retry=None, timeout=REQUEST_TIMEOUT, **kwargs)
-    except gexc.NotFound as exc:
-        if missing_ok:
-            return None
-        raise api_error(exc, what) from exc
-    except gexc.GoogleAPICallError as exc:
-        raise api_error(exc, what) from exc
-    except TRANSIENT as exc:
-        raise ProviderError(f"{what}: {exc}", hint="the API kept failing; try again later") from exc
-    raise AssertionError("unreachable: tenacity returns or raises")
+        return float(value) if value else None
+    except ValueError:
+        return None
 
 
-def call(timing: Timing, what: str, method: Callable[..., T], **kwargs: Any) -> T:
-    """``method(**kwargs)`` with our retry policy; API errors become lkcloud errors."""
-    result = _invoke(timing, what, method, False, kwargs)
-    assert result is not None
-    return result
+def message_of(error: gexc.GoogleAPICallError) -> str:
+    return _REST_PREFIX.sub("", str(error.message or type(error).__name__))
 
 
-def find(timing: Timing, what: str, method: Callable[..., T], **kwargs: Any) -> T | None:
+class GcpErrors:
+    """Which Google API errors are worth another attempt, and each as one line."""
+
+    def is_transient(self, error: BaseException) -> Transient | None:
+        if isinstance(error, gexc.TooManyRequests):
+            return Transient("throttled", throttled=True, retry_after=_retry_after(error))
+        if isinstance(error, UNAVAILABLE):
+            return Transient("unavailable")
+        if isinstance(error, CONNECTION):
+            return Transient("connection failed")
+        return None
+
+    def to_error(self, error: BaseException, what: str) -> LkcloudError:
+        if isinstance(error, gexc.GoogleAPICallError):
+            message = f"{what}: {message_of(error)}"
+            if isinstance(error, gexc.Unauthorized | gexc.Forbidden):
+                return CredentialsError(message, hint="check the credentials' roles in the project (see the README)")
+            if isinstance(error, gexc.BadRequest):
+                return UsageError(message)
+            return ProviderError(message)
+        if isinstance(error, CONNECTION):
+            return ProviderError(f"{what}: {error}", hint="the API kept failing; try again later")
+        return ProviderError(f"{what}: {type(error).__name__}: {error}")
+
+
+def call(api: Api, what: str, method: Callable[..., T], *, budget: Budget | None = None,
+         activity: Activity | None = None, **kwargs: Any) -> T:
+    """``method(**kwargs)`` through the kit's retries; API errors become lkcloud errors."""
+    return api.calls.call(what, method, budget=budget, activity=activity, retry=None, timeout=REQUEST_TIMEOUT,
+                          **kwargs)
+
+
+def find(api: Api, what: str, method: Callable[..., T], **kwargs: Any) -> T | None:
     """Like :func:`call`, but a missing resource is None."""
-    return _invoke(timing, what, method, True, kwargs)
+
+    def attempt() -> T | None:
+        try:
+            return method(retry=None, timeout=REQUEST_TIMEOUT, **kwargs)
+        except gexc.NotFound:
+            return None
+
+    return api.calls.call(what, attempt)
 
 
-def listing(timing: Timing, what: str, method: Callable[..., Any], **kwargs: Any) -> list[Any]:
+def listing(api: Api, what: str, method: Callable[..., Any], **kwargs: Any) -> list[Any]:
     """Every item of a paged list call; all pages are fetched inside one retried attempt."""
 
-    def fetch(**call_kwargs: Any) -> list[Any]:
-        return list(method(**call_kwargs))
+    def attempt() -> list[Any]:
+        return list(method(retry=None, timeout=REQUEST_TIMEOUT, **kwargs))
 
-    return call(timing, what, fetch, **kwargs)
+    return api.calls.call(what, attempt)

@@ -19,9 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lkcloud.errors import CredentialsError, UsageError
+from lkcloud.provider.calls import Budget, Calls
 from lkcloud.settings import Settings, cache_dir
 from lkcloud_gcp import settings as gcp_settings
-from lkcloud_gcp.settings import GcpConfig, Timing
+from lkcloud_gcp.calls import GcpErrors
+from lkcloud_gcp.settings import Budgets, GcpConfig
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 STORAGE_DEFAULT = "https://storage.googleapis.com"
@@ -100,8 +102,6 @@ class Flags:
     zone: str | None = None
     region: str | None = None
     bucket: str | None = None
-    machine_type: str | None = None
-    family: str | None = None
     storage_location: str | None = None
 
 
@@ -123,23 +123,18 @@ def require_project(project: str | None) -> str:
 
 def resolve_config(flags: Flags, settings: Settings, project: str) -> GcpConfig:
     s = gcp_settings
-
-    def text(setting: Any, flag: str | None) -> str | None:
-        return settings.text(setting, flag)
-
-    chunk_mib = float(str(settings.get(s.CHUNK_MIB) or 16))
+    chunk_mib = float(str(settings.get(s.CHUNK_MIB)))
     return GcpConfig(
         project=project,
-        zone=text(s.ZONE, flags.zone) or "us-central1-a",
-        region=text(s.REGION, flags.region),
-        bucket=text(s.BUCKET, flags.bucket),
-        machine_type=text(s.MACHINE_TYPE, flags.machine_type) or "e2-small",
-        family=text(s.FAMILY, flags.family),
-        storage_location=text(s.STORAGE_LOCATION, flags.storage_location),
-        network=text(s.NETWORK, None) or "global/networks/default",
+        zone=settings.text(s.ZONE, flags.zone) or "us-central1-a",
+        region=settings.text(s.REGION, flags.region),
+        bucket=settings.text(s.BUCKET, flags.bucket),
+        machine_type=settings.text(s.MACHINE_TYPE),
+        storage_location=settings.text(s.STORAGE_LOCATION, flags.storage_location),
+        network=settings.text(s.NETWORK) or "global/networks/default",
         chunk_size=max(1, round(chunk_mib * 4)) * (256 << 10),
         upload_state=cache_dir(settings) / "gcp-uploads",
-        timing=Timing(poll_min=float(str(settings.get(s.POLL_MIN))), poll_max=float(str(settings.get(s.POLL_MAX)))),
+        budgets=Budgets.from_settings(settings),
     )
 
 
@@ -219,12 +214,24 @@ def connect(flags: Flags, settings: Settings | None = None,
     return resolve_config(flags, settings, project), Clients(credentials, endpoints)
 
 
+def calls_for(budgets: Budgets) -> Calls:
+    """The one call/wait layer, with GCP's errors and these budgets."""
+    budget = Budget(seconds=budgets.call, backoff=budgets.poll_min, backoff_max=budgets.poll_max)
+    return Calls(GcpErrors(), budget, poll_min=budgets.poll_min, poll_max=budgets.poll_max)
+
+
 @dataclass(frozen=True)
 class Api:
-    """What every GCP step needs: the resolved configuration and the clients."""
+    """What every GCP step needs: the resolved configuration, the clients, and the calls
+    through which every request goes."""
 
     config: GcpConfig
     clients: Clients
+    calls: Calls
+
+    @classmethod
+    def of(cls, config: GcpConfig, clients: Clients) -> Api:
+        return cls(config, clients, calls_for(config.budgets))
 
     @property
     def project(self) -> str:

@@ -10,8 +10,9 @@ from typing import Any
 from google.cloud import compute_v1
 
 from lkcloud.errors import UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode
 from lkcloud.progress import NULL, Reporter
+from lkcloud.provider import tags
 from lkcloud_gcp import operations
 from lkcloud_gcp.calls import call, find, listing
 from lkcloud_gcp.clients import Api
@@ -21,8 +22,10 @@ NAME_HINT = ("use lowercase letters, digits and hyphens, start with a letter, en
              "at most 63 characters")
 LABEL = re.compile(r"[a-z][-_a-z0-9]{0,62}")
 LABEL_VALUE = re.compile(r"[-_a-z0-9]{0,63}")
-MANAGED_LABEL = "lkcloud"  # every image lkcloud makes carries lkcloud=managed
-DIGEST_LABEL = "lkcloud-digest"
+MANAGED_LABEL = tags.label_key(tags.MANAGED)  # every resource lkcloud makes carries lkcloud-managed=true
+DIGEST_LABEL = tags.label_key(tags.DIGEST)
+FAMILY_LABEL = tags.label_key(tags.FAMILY)
+DESCRIPTION = "lkcloud image "  # + the full content digest (a label value holds only 63 characters)
 _REQUEST_NAMESPACE = uuid.UUID("6f1d2f8e-3c55-5d0e-9a43-1c0b7a2d9e11")
 
 FEATURES = frozenset({
@@ -31,7 +34,7 @@ FEATURES = frozenset({
 })
 BASE_FEATURES = ("VIRTIO_SCSI_MULTIQUEUE", "GVNIC")
 UEFI_MODES = frozenset({BootMode.UEFI, BootMode.HYBRID})
-ARCHITECTURES = {"amd64": "X86_64", "arm64": "ARM64"}
+ARCHITECTURES = {Arch.AMD64: "X86_64", Arch.ARM64: "ARM64"}
 
 
 def validate_name(value: str, what: str = "image name") -> str:
@@ -73,8 +76,20 @@ def parse_labels(pairs: tuple[str, ...]) -> dict[str, str]:
     return labels
 
 
-def digest_label(digest: str) -> str:
-    return digest.removeprefix("sha256:")[:32]
+def labels_for(digest: str, family: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The shared tag vocabulary as GCE labels, plus the user's own."""
+    return {**(extra or {}), **tags.spell(tags.standard(digest, family), tags.Style.LABELS)}
+
+
+def same_content(found: Any, digest: str) -> bool:
+    """Whether an image was made from ``digest``."""
+    return tags.matches_digest(found.labels.get(DIGEST_LABEL), digest, tags.Style.LABELS)
+
+
+def digest_of(found: Any) -> str:
+    """The full content digest an lkcloud image was made from ("" if unknown)."""
+    text = str(found.description or "")
+    return text.removeprefix(DESCRIPTION) if text.startswith(DESCRIPTION) else ""
 
 
 def request_id(name: str, digest: str) -> str:
@@ -92,7 +107,7 @@ class ImageSpec:
     features: tuple[str, ...] = BASE_FEATURES
     labels: tuple[tuple[str, str], ...] = ()
     storage_location: str | None = None
-    arch: str = "amd64"
+    arch: Arch = Arch.AMD64
     replaces: str = ""  # id of the image a --replace deleted: a new request, not a retry of the old one
 
     @property
@@ -100,21 +115,21 @@ class ImageSpec:
         return request_id(self.name, f"{self.digest}{'|' + self.replaces if self.replaces else ''}")
 
     def resource(self) -> Any:
-        labels = {**dict(self.labels), MANAGED_LABEL: "managed", DIGEST_LABEL: digest_label(self.digest)}
         return compute_v1.Image(
             name=self.name,
+            description=DESCRIPTION + self.digest,
             family=self.family or None,
             raw_disk=compute_v1.RawDisk(source=self.source_url, container_type="TAR"),
             source_type="RAW",
             guest_os_features=[compute_v1.GuestOsFeature(type_=f) for f in self.features],
-            labels=labels,
+            labels=labels_for(self.digest, self.family, dict(self.labels)),
             storage_locations=[self.storage_location] if self.storage_location else [],
-            architecture=ARCHITECTURES.get(self.arch, "X86_64"),
+            architecture=ARCHITECTURES[self.arch],
         )
 
 
 def get(api: Api, name: str) -> Any | None:
-    return find(api.config.timing, f"looking up image {name}", api.clients.images.get,
+    return find(api, f"looking up image {name}", api.clients.images.get,
                 project=api.project, image=name)
 
 
@@ -122,45 +137,37 @@ def insert(api: Api, spec: ImageSpec, reporter: Reporter = NULL) -> Any:
     """Create the image and wait for it; the request id makes a retry a no-op."""
     request = compute_v1.InsertImageRequest(project=api.project, image_resource=spec.resource(),
                                             request_id=spec.request_id)
-    op = call(api.config.timing, f"creating image {spec.name}", api.clients.images.insert_unary, request=request)
+    op = call(api, f"creating image {spec.name}", api.clients.images.insert_unary, request=request)
     operations.wait(api, op, f"image {spec.name}", reporter)
-    return call(api.config.timing, f"reading image {spec.name}", api.clients.images.get,
+    return call(api, f"reading image {spec.name}", api.clients.images.get,
                 project=api.project, image=spec.name)
 
 
 def delete(api: Api, name: str, reporter: Reporter = NULL) -> None:
     """Delete the image; one already gone (say, by a retried request) is fine."""
-    op = find(api.config.timing, f"deleting image {name}", api.clients.images.delete_unary,
+    op = find(api, f"deleting image {name}", api.clients.images.delete_unary,
               project=api.project, image=name)
     if op is not None:
         operations.wait(api, op, f"deleting image {name}", reporter)
 
 
-def deprecate(api: Api, name: str, replacement: str | None, reporter: Reporter = NULL) -> None:
-    status = compute_v1.DeprecationStatus(state="DEPRECATED", replacement=replacement or None)
-    op = call(api.config.timing, f"deprecating image {name}", api.clients.images.deprecate_unary,
-              project=api.project, image=name, deprecation_status_resource=status)
-    operations.wait(api, op, f"deprecating image {name}", reporter)
-
-
 def resolve(api: Api, ref: str) -> Any:
     """An image by name, ``family/F``, or a ``projects/…/global/images/…`` path or URL."""
-    timing = api.config.timing
     if "/images/" in ref or ref.startswith("projects/"):
         project, _, rest = ref.partition("projects/")[2].partition("/global/images/")
         if rest.startswith("family/"):
-            return call(timing, f"image family {rest}", api.clients.images.get_from_family,
+            return call(api, f"image family {rest}", api.clients.images.get_from_family,
                         project=project, family=rest.removeprefix("family/"))
-        return call(timing, f"image {ref}", api.clients.images.get, project=project, image=rest)
+        return call(api, f"image {ref}", api.clients.images.get, project=project, image=rest)
     if ref.startswith("family/"):
         family = validate_name(ref.removeprefix("family/"), "image family")
-        return call(timing, f"image family {family}", api.clients.images.get_from_family,
+        return call(api, f"image family {family}", api.clients.images.get_from_family,
                     project=api.project, family=family)
-    return call(timing, f"image {ref}", api.clients.images.get, project=api.project, image=validate_name(ref))
+    return call(api, f"image {ref}", api.clients.images.get, project=api.project, image=validate_name(ref))
 
 
 def managed(api: Api) -> list[Any]:
-    """Every image in the project that lkcloud made (label lkcloud=managed)."""
-    request = compute_v1.ListImagesRequest(project=api.project, filter=f"labels.{MANAGED_LABEL} = managed")
-    found = listing(api.config.timing, "listing images", api.clients.images.list, request=request)
-    return [image for image in found if image.labels.get(MANAGED_LABEL) == "managed"]
+    """Every image in the project that lkcloud made (label lkcloud-managed=true)."""
+    request = compute_v1.ListImagesRequest(project=api.project, filter=f"labels.{MANAGED_LABEL} = {tags.TRUE}")
+    found = listing(api, "listing images", api.clients.images.list, request=request)
+    return [image for image in found if image.labels.get(MANAGED_LABEL) == tags.TRUE]

@@ -9,12 +9,14 @@ from google.cloud import compute_v1
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
+from lkcloud.provider import tags
 from lkcloud.provider.types import Health, Instance, RunRequest, RunResult
 from lkcloud_gcp import image, operations
 from lkcloud_gcp.calls import call
 from lkcloud_gcp.clients import Api
 
 USER_DATA_KEY = "user-data"
+MANAGED = tuple(tags.spell(tags.standard(), tags.Style.LABELS).items())
 HEALTH = {"RUNNING": Health.HEALTHY, "PROVISIONING": Health.STARTING, "STAGING": Health.STARTING}
 
 
@@ -28,7 +30,7 @@ class MachineOptions:
     network: str = "global/networks/default"
     shielded: bool = False
     secure_boot: bool = False
-    labels: tuple[tuple[str, str], ...] = (("lkcloud", "managed"),)
+    labels: tuple[tuple[str, str], ...] = MANAGED
 
 
 def metadata(user_data: bytes | None) -> Any:
@@ -85,14 +87,14 @@ def instance_names(request: RunRequest, image_name: str) -> list[str]:
 
 def serial_output(api: Api, zone: str, name: str) -> str:
     request = compute_v1.GetSerialPortOutputInstanceRequest(project=api.project, zone=zone, instance=name, port=1)
-    output = call(api.config.timing, f"serial output of {name}", api.clients.instances.get_serial_port_output,
+    output = call(api, f"serial output of {name}", api.clients.instances.get_serial_port_output,
                   request=request)
     return str(output.contents)
 
 
 def run(api: Api, request: RunRequest, options: MachineOptions, reporter: Reporter = NULL) -> RunResult:
     """Create ``request.count`` instances and wait for them; with ``console``, their serial output."""
-    zone, timing = api.config.zone, api.config.timing
+    zone = api.config.zone
     names = instance_names(request, image.image_name(options.image_link.rsplit("/", 1)[-1]))
     made = []
     for name in names:
@@ -100,9 +102,9 @@ def run(api: Api, request: RunRequest, options: MachineOptions, reporter: Report
         insert = compute_v1.InsertInstanceRequest(project=api.project, zone=zone, instance_resource=body,
                                                   request_id=image.request_id(name, options.image_link))
         reporter.step(f"starting {name} in {zone}")
-        op = call(timing, f"creating instance {name}", api.clients.instances.insert_unary, request=insert)
+        op = call(api, f"creating instance {name}", api.clients.instances.insert_unary, request=insert)
         operations.wait(api, op, f"instance {name}", reporter)
-        found = call(timing, f"reading instance {name}", api.clients.instances.get,
+        found = call(api, f"reading instance {name}", api.clients.instances.get,
                      project=api.project, zone=zone, instance=name)
         made.append(to_instance(found, options.image_link))
     console = "".join(serial_output(api, zone, n) for n in names) if request.console else None

@@ -1,8 +1,8 @@
 """``push gcp``: a built image (or a raw disk) to a Compute Engine image, idempotently.
 
 Names are checked before any API call; an image of the same name and content is reused; the
-archive is streamed into Cloud Storage (resumably), imported with a request id derived from
-name and content, and the uploaded object removed afterwards.
+archive is streamed into Cloud Storage (resumably), imported with a request id, and the
+uploaded object removed afterwards. The core records the push (:mod:`lkcloud.provider.release`).
 """
 
 from __future__ import annotations
@@ -10,32 +10,25 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
+from typing import Any
 
-from lkcloud import state
-from lkcloud.errors import ProviderError, UsageError
-from lkcloud.platform import BootMode
+from lkcloud.diskfile import Kind
+from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import Artifact, PushResult
 from lkcloud_gcp import archive, image
 from lkcloud_gcp.clients import Api
-from lkcloud_gcp.upload import SessionStore, Uploader, UploadRequest, file_source
-
-SECTION = "push.gcp"
-ARCHIVE_SUFFIX = ".tar.gz"
-YAML_SUFFIXES = (".yml", ".yaml")
+from lkcloud_gcp.upload import SessionStore, Uploaded, Uploader, UploadRequest, file_source
 
 
 @dataclass(frozen=True)
 class PushOptions:
-    name: str | None = None
-    family: str | None = None
-    boot_mode: BootMode | None = None
+    """What only GCP's push takes (``--guest-os-feature``, ``--label``, ``--replace``, ``--keep-upload``)."""
+
     features: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()  # K=V
     replace: bool = False
     keep_upload: bool = False
-    record_in: Path | None = None  # directory whose lkcloud state records the push (None: cwd)
 
 
 @dataclass(frozen=True)
@@ -49,40 +42,38 @@ class Plan:
     source: Callable[[], Iterator[bytes]]
 
 
-def artifact_for(path: Path, outdir: Path, reporter: Reporter = NULL) -> Path:
-    """The image file to push: ``path`` itself, or the ``gcp`` build of a LinuxKit YAML."""
-    if path.suffix not in YAML_SUFFIXES:
-        return path
-    from lkcloud.build import build_one
-
-    try:
-        return build_one([path], "gcp", outdir, reporter)
-    except NotImplementedError as exc:
-        raise ProviderError("building a .yml is not available in this version of lkcloud",
-                            hint="run `lkcloud build -f gcp` and push the .img.tar.gz") from exc
+def default_name(family: str, digest: str) -> str:
+    """``FAMILY-<12 hex digits of the content digest>``: the same content, the same name."""
+    return f"{family[:50].rstrip('-')}-{digest.removeprefix('sha256:')[:12]}"
 
 
 def plan(api: Api, artifact: Artifact, options: PushOptions) -> Plan:
     """Validate names, features, labels and the bucket; pick the object and the source."""
-    name = image.validate_name(options.name or image.image_name(artifact.name))
-    family = options.family or api.config.family
-    if family:
-        image.validate_name(family, "image family")
-    boot_mode = options.boot_mode or artifact.boot_mode
+    family = image.image_name(artifact.name)
+    name = image.validate_name(artifact.image_name or default_name(family, artifact.digest))
     spec = image.ImageSpec(
-        name=name, source_url="", digest=artifact.digest, boot_mode=boot_mode, family=family,
-        features=image.guest_os_features(boot_mode, options.features),
+        name=name, source_url="", digest=artifact.digest, boot_mode=artifact.boot_mode, family=family,
+        features=image.guest_os_features(artifact.boot_mode, options.features),
         labels=tuple(sorted(image.parse_labels(options.labels).items())),
         storage_location=api.config.storage_location, arch=artifact.arch,
     )
     if not api.config.bucket:
         raise UsageError("no bucket to upload the image archive to",
                          hint="pass --bucket, set LKCLOUD_GCP_BUCKET, or put `bucket` under [gcp] in lkcloud.toml")
-    is_archive = artifact.path.name.endswith(ARCHIVE_SUFFIX)
+    is_archive = artifact.kind == Kind.GCE_TAR
     source = file_source(artifact.path) if is_archive else (lambda: archive.gce_archive(artifact.path))
-    object_name = f"lkcloud/{name}-{image.digest_label(artifact.digest)[:16]}.img.tar.gz"
+    object_name = f"lkcloud/{name}-{artifact.digest.removeprefix('sha256:')[:16]}.img.tar.gz"
     key_text = f"{artifact.digest}|{api.config.bucket}|{object_name}|{is_archive or archive.VERSION}"
     return Plan(spec, api.config.bucket, object_name, hashlib.sha256(key_text.encode()).hexdigest(), source)
+
+
+def _result(api: Api, spec: image.ImageSpec, found: Any, *, reused: bool = False, uploaded: Uploaded | None = None,
+            details: dict[str, Any] | None = None) -> PushResult:
+    resumed = uploaded.resumed_from if uploaded else 0
+    return PushResult("gcp", str(found.self_link), spec.name, family=spec.family or "", digest=spec.digest,
+                      arch=str(spec.arch), scope={"project": api.project}, reused=reused,
+                      bytes_sent=uploaded.size - resumed if uploaded else 0, bytes_skipped=resumed,
+                      details=details or {})
 
 
 def _existing(api: Api, spec: image.ImageSpec, replace: bool, reporter: Reporter) -> PushResult | str | None:
@@ -90,9 +81,9 @@ def _existing(api: Api, spec: image.ImageSpec, replace: bool, reporter: Reporter
     found = image.get(api, spec.name)
     if found is None:
         return None
-    same = found.labels.get(image.DIGEST_LABEL) == image.digest_label(spec.digest)
+    same = image.same_content(found, spec.digest)
     if same and not replace:
-        return PushResult("gcp", spec.name, found.self_link, reused=True, details={"family": found.family})
+        return _result(api, spec, found, reused=True)
     if not replace:
         raise UsageError(f"image {spec.name} already exists with other content",
                          hint="pass --replace to delete it first, or --name for another name")
@@ -101,25 +92,26 @@ def _existing(api: Api, spec: image.ImageSpec, replace: bool, reporter: Reporter
     return str(found.id)
 
 
+def _upload(api: Api, chosen: Plan, digest: str, reporter: Reporter) -> tuple[Uploader, Uploaded]:
+    uploader = Uploader(api.clients.session, api.clients.endpoints.storage, SessionStore(api.config.upload_state),
+                        api.config.chunk_size, calls=api.calls, budget=api.config.budgets.upload)
+    request = UploadRequest(chosen.bucket, chosen.object_name, chosen.upload_key,
+                            metadata=(("lkcloud-digest", digest),))
+    return uploader, uploader.upload(request, chosen.source, reporter)
+
+
 def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter = NULL) -> PushResult:
-    """Upload and register ``artifact``; record it as this directory's last GCP push."""
+    """Upload and register ``artifact``, or reuse the image that holds the same content."""
     chosen = plan(api, artifact, options)
-    result = _existing(api, chosen.spec, options.replace, reporter)
-    if not isinstance(result, PushResult):
-        uploader = Uploader(api.clients.session, api.clients.endpoints.storage, SessionStore(api.config.upload_state),
-                            api.config.chunk_size, api.config.timing)
-        request = UploadRequest(chosen.bucket, chosen.object_name, chosen.upload_key,
-                                metadata=(("lkcloud-digest", artifact.digest),))
-        uploaded = uploader.upload(request, chosen.source, reporter)
-        spec = replace(chosen.spec, source_url=uploaded.source_url, replaces=result or "")
-        reporter.step(f"creating image {spec.name}")
-        created = image.insert(api, spec, reporter)
-        if not options.keep_upload:
-            uploader.delete(chosen.bucket, chosen.object_name)
-        result = PushResult("gcp", spec.name, created.self_link, details={
-            "family": spec.family, "guest_os_features": list(spec.features), "archive_bytes": uploaded.size,
-            "resumed_from": uploaded.resumed_from,
-            "object": None if not options.keep_upload else f"gs://{chosen.bucket}/{chosen.object_name}"})
-    state.record(SECTION, {"image": result.name, "self_link": result.image_id, "project": api.project,
-                           "digest": artifact.digest}, options.record_in)
-    return result
+    existing = _existing(api, chosen.spec, options.replace, reporter)
+    if isinstance(existing, PushResult):
+        return existing
+    uploader, uploaded = _upload(api, chosen, artifact.digest, reporter)
+    spec = replace(chosen.spec, source_url=uploaded.source_url, replaces=existing or "")
+    reporter.step(f"creating image {spec.name}")
+    created = image.insert(api, spec, reporter)
+    if not options.keep_upload:
+        uploader.delete(chosen.bucket, chosen.object_name)
+    kept = f"gs://{chosen.bucket}/{chosen.object_name}" if options.keep_upload else None
+    return _result(api, spec, created, uploaded=uploaded,
+                   details={"guest_os_features": list(spec.features), "archive_bytes": uploaded.size, "object": kept})

@@ -5,30 +5,43 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lkcloud.settings import declare
+from lkcloud.settings import Setting, Settings, declare
 
-PROJECT = declare("gcp.project", None, "GCP project (else CLOUDSDK_CORE_PROJECT, else the ADC project)")
+PROJECT = declare("gcp.project", None, "GCP project (else CLOUDSDK_CORE_PROJECT, else the ADC project)", str)
 ZONE = declare("gcp.zone", "us-central1-a", "zone for `run gcp`")
-REGION = declare("gcp.region", None, "region for fleets; defaults to the zone's region")
-BUCKET = declare("gcp.bucket", None, "GCS bucket that receives image archives before images.insert")
-MACHINE_TYPE = declare("gcp.machine-type", "e2-small", "machine type for instances and fleets")
-FAMILY = declare("gcp.family", None, "image family pushed images join")
-STORAGE_LOCATION = declare("gcp.storage-location", None, "where image data is stored (region or multi-region)")
+REGION = declare("gcp.region", None, "region for fleets; defaults to the zone's region", str)
+BUCKET = declare("gcp.bucket", None, "Cloud Storage bucket that receives image archives before images.insert", str)
+MACHINE_TYPE = declare("gcp.machine-type", None, "machine type (default: the fleet defaults' for the architecture)",
+                       str)
+STORAGE_LOCATION = declare("gcp.storage-location", None, "where image data is stored (region or multi-region)", str)
 NETWORK = declare("gcp.network", "global/networks/default", "VPC network for instances and fleets")
-POLL_MIN = declare("gcp.poll-min", 0.5, "seconds: the shortest wait between polls of an operation or a fleet")
-POLL_MAX = declare("gcp.poll-max", 15.0, "seconds: the longest wait between polls of an operation or a fleet")
 CHUNK_MIB = declare("gcp.upload-chunk-mib", 16.0, "resumable upload chunk size in MiB (a multiple of 0.25)")
+POLL_MIN = declare("gcp.poll-min", 0.5, "seconds: the shortest wait between polls or retries")
+POLL_MAX = declare("gcp.poll-max", 15.0, "seconds: the longest wait between polls or retries")
+CALL_BUDGET = declare("gcp.call-budget", 300.0, "seconds one API call may keep failing transiently")
+UPLOAD_BUDGET = declare("gcp.upload-budget", 300.0, "seconds an upload may keep failing without progress")
+OPERATION_TIMEOUT = declare("gcp.operation-timeout", 1800.0, "seconds an operation may run without finishing")
+ROLLOUT_TIMEOUT = declare("gcp.rollout-timeout", 3600.0, "seconds a fleet change may go without progress")
 
 
 @dataclass(frozen=True)
-class Timing:
-    """Deadlines and polling bounds (seconds) for operations and fleet rollouts."""
+class Budgets:
+    """How long (seconds) each kind of work may go without progress, and how often to poll."""
 
-    operation_deadline: float = 1800.0
-    stable_deadline: float = 3600.0
+    call: float = 300.0  # one API call failing transiently
+    upload: float = 300.0  # an upload failing transiently without committing more bytes
+    operation: float = 1800.0  # an operation not reaching DONE
+    rollout: float = 3600.0  # a fleet not becoming stable
     poll_min: float = 0.5
     poll_max: float = 15.0
-    request_deadline: float = 300.0  # retrying one transient-failing call
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Budgets:
+        def number(setting: Setting) -> float:
+            return float(str(settings.get(setting)))
+
+        return cls(call=number(CALL_BUDGET), upload=number(UPLOAD_BUDGET), operation=number(OPERATION_TIMEOUT),
+                   rollout=number(ROLLOUT_TIMEOUT), poll_min=number(POLL_MIN), poll_max=number(POLL_MAX))
 
 
 @dataclass(frozen=True)
@@ -39,14 +52,13 @@ class GcpConfig:
     zone: str = "us-central1-a"
     region: str | None = None
     bucket: str | None = None
-    machine_type: str = "e2-small"
-    family: str | None = None
+    machine_type: str | None = None  # None: the fleet defaults' type for the architecture
     storage_location: str | None = None
     network: str = "global/networks/default"
     chunk_size: int = 16 << 20
     # resumable sessions, by content (resolve_config puts them under the cache directory)
     upload_state: Path = field(default_factory=lambda: Path("~/.lkcloud/cache/gcp-uploads").expanduser())
-    timing: Timing = field(default_factory=Timing)
+    budgets: Budgets = field(default_factory=Budgets)
 
     @property
     def fleet_region(self) -> str:

@@ -10,6 +10,7 @@ last chunk.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -24,8 +25,7 @@ import requests
 from lkcloud.errors import CredentialsError, ProviderError, UsageError
 from lkcloud.fsutil import atomic_output
 from lkcloud.progress import NULL, Reporter, Task
-from lkcloud_gcp.calls import TRANSIENT, retrying
-from lkcloud_gcp.settings import Timing
+from lkcloud.provider.calls import Activity, Calls, Transient
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +34,26 @@ PUBLIC_ROOT = "https://storage.googleapis.com"
 HTTP_TIMEOUT = (15.0, 300.0)
 _READ = 1 << 20
 _Checksum: Any = google_crc32c.Checksum  # untyped in the library
+RESUME_HINT = "run the push again: it resumes where this one stopped"
 
 
 class TransientUploadError(ProviderError):
     """The server answered 429 or 5xx: ask it what it holds, and continue."""
 
+    def __init__(self, message: str, *, throttled: bool = False) -> None:
+        super().__init__(message)
+        self.throttled = throttled
+
 
 class SessionExpiredError(ProviderError):
     """The resumable session is gone (404/410): start a new one."""
+
+
+def interrupted(error: BaseException) -> Transient | None:
+    """Upload failures worth another attempt, beyond the API's transient errors."""
+    if isinstance(error, TransientUploadError | SessionExpiredError):
+        return Transient("upload interrupted", throttled=getattr(error, "throttled", False))
+    return None
 
 
 class ReplayableStream:
@@ -160,7 +172,7 @@ def _check(response: requests.Response, what: str) -> None:
     if code in (404, 410):
         raise SessionExpiredError(f"{what}: upload session expired (HTTP {code})")
     if code == 429 or code >= 500:
-        raise TransientUploadError(f"{what}: HTTP {code}")
+        raise TransientUploadError(f"{what}: HTTP {code}", throttled=code == 429)
     if code in (401, 403):
         raise CredentialsError(f"{what}: HTTP {code}", hint="the credentials need storage.objects.create")
     if code not in (200, 201, 308):
@@ -181,14 +193,16 @@ class _Progress:
 class Uploader:
     """Resumable uploads to one Cloud Storage endpoint through an authorized session."""
 
-    def __init__(self, session: Any, root: str, sessions: SessionStore, chunk_size: int, timing: Timing) -> None:
+    def __init__(self, session: Any, root: str, sessions: SessionStore, chunk_size: int, *, calls: Calls,
+                 budget: float = 300.0) -> None:
         if chunk_size % QUANTUM:
             raise UsageError(f"upload chunk size {chunk_size} is not a multiple of {QUANTUM}")
         self.session = session
         self.root = root.rstrip("/")
         self.sessions = sessions
         self.chunk_size = chunk_size
-        self.timing = timing
+        self.calls = calls
+        self.budget = budget  # seconds the upload may keep failing
 
     def _initiate(self, request: UploadRequest) -> str:
         url = f"{self.root}/upload/storage/v1/b/{quote(request.bucket, safe='')}/o"
@@ -272,16 +286,19 @@ class Uploader:
         stream = ReplayableStream(source)
         progress = self._resume_or_start(request)
         task = reporter.task(f"uploading gs://{request.bucket}/{request.object_name}", None)
-        resource, first = progress.finished, True
+        attempts = itertools.count()
+
+        def attempt() -> dict[str, Any]:
+            return self._attempt(stream, progress, request, task, query=next(attempts) > 0)
+
         try:
-            for attempt in retrying(self.timing, also=(TransientUploadError, SessionExpiredError)):
-                with attempt:
-                    resource = resource or self._attempt(stream, progress, request, task, query=not first)
-                first = False
-        except TRANSIENT as exc:
-            raise ProviderError(f"uploading gs://{request.bucket}/{request.object_name}: {exc}",
-                                hint="run the push again: it resumes where this one stopped") from exc
-        assert resource is not None
+            resource = progress.finished or self.calls.call(
+                f"uploading gs://{request.bucket}/{request.object_name}", attempt,
+                activity=Activity(self.budget), also=interrupted)
+        except CredentialsError:
+            raise
+        except ProviderError as exc:
+            raise ProviderError(exc.message, hint=RESUME_HINT) from exc
         task.done()
         self.sessions.drop(request)
         return self._verify(request, resource, stream, progress)

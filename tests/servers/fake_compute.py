@@ -13,6 +13,7 @@ import contextlib
 import datetime
 import itertools
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -51,6 +52,14 @@ def _request_id(query: dict[str, list[str]]) -> str | None:
 
 def last(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def version_size(size: Json, group_size: int) -> int:
+    """A version's instance count: a fixed number, or a percent of the group rounded up
+    (InstanceGroupManagerVersion.targetSize in the Compute API reference)."""
+    if "fixed" in size:
+        return min(int(size["fixed"]), group_size)
+    return math.ceil(int(size.get("percent", 0)) * group_size / 100)
 
 
 class FakeCompute:
@@ -280,7 +289,7 @@ class FakeCompute:
                             "id": self._stamp()[0], "instanceStatus": "RUNNING"})
         fixed = [v for v in group["versions"] if v.get("targetSize")]
         rest = [v for v in group["versions"] if not v.get("targetSize")] or group["versions"][-1:]
-        plan = [v for v in fixed for _ in range(int(v["targetSize"].get("fixed", 0)))]
+        plan = [v for v in fixed for _ in range(version_size(v["targetSize"], int(group["targetSize"])))]
         for index, member in enumerate(members):
             version = plan[index] if index < len(plan) else rest[0]
             member["version"] = {"instanceTemplate": version["instanceTemplate"], "name": version.get("name", "")}

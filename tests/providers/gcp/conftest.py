@@ -14,12 +14,10 @@ import pytest
 
 from lkcloud.settings import Settings
 from lkcloud_gcp.clients import Api, Flags, connect
-from lkcloud_gcp.settings import Timing
 from tests.servers.fake_compute import FakeCompute, fake_compute
 from tests.servers.gcs_emulator import gcs_emulator, storage_client
 
 PROJECT = "lk-test"
-FAST = Timing(operation_deadline=30, stable_deadline=30, poll_min=0.01, poll_max=0.05, request_deadline=10)
 _buckets = itertools.count()
 
 
@@ -54,9 +52,13 @@ def gcp_env(gcs_url: str, compute: FakeCompute, tmp_path: Path, monkeypatch: pyt
         "LKCLOUD_GCP_POLL_MIN": "0.01",
         "LKCLOUD_GCP_POLL_MAX": "0.05",
         "LKCLOUD_GCP_UPLOAD_CHUNK_MIB": "0.25",
+        "LKCLOUD_GCP_CALL_BUDGET": "10",
+        "LKCLOUD_GCP_UPLOAD_BUDGET": "10",
+        "LKCLOUD_GCP_OPERATION_TIMEOUT": "30",
+        "LKCLOUD_GCP_ROLLOUT_TIMEOUT": "30",
     }
     for key in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CORE_PROJECT", "LKCLOUD_GCP_PROJECT",
-                "LKCLOUD_GCP_BUCKET", "LKCLOUD_GCP_FAMILY"):
+                "LKCLOUD_GCP_BUCKET", "LKCLOUD_GCP_MACHINE_TYPE"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -68,7 +70,13 @@ def gcp_env(gcs_url: str, compute: FakeCompute, tmp_path: Path, monkeypatch: pyt
 
 def make_api(env: dict[str, str], **flags: Any) -> Api:
     config, clients = connect(Flags(**{"project": PROJECT, **flags}), Settings(files=[], env=env), env)
-    return Api(dataclasses.replace(config, timing=FAST, chunk_size=256 << 10), clients)
+    return Api.of(dataclasses.replace(config, chunk_size=256 << 10), clients)
+
+
+def hurried(api: Api, **budgets: float) -> Api:
+    """``api`` with some budgets shortened (seconds)."""
+    return Api.of(dataclasses.replace(api.config, budgets=dataclasses.replace(api.config.budgets, **budgets)),
+                  api.clients)
 
 
 @pytest.fixture
@@ -78,7 +86,8 @@ def api(gcp_env: dict[str, str], bucket: str) -> Api:
 
 @pytest.fixture
 def raw_disk(tmp_path: Path) -> Path:
-    """A 64 MiB sparse raw disk with a few MiB of incompressible data in three places."""
+    """A 64 MiB sparse raw disk (an MBR mark, so it reads as a disk) with a few MiB of
+    incompressible data in three places."""
     path = tmp_path / "disk.raw"
     rng = random.Random(42)
     with path.open("wb") as fh:
@@ -86,4 +95,6 @@ def raw_disk(tmp_path: Path) -> Path:
         for offset, size in ((0, 1 << 20), (8 << 20, 3 << 20 | 1234), (60 << 20, 64 << 10)):
             fh.seek(offset)
             fh.write(rng.randbytes(size))
+        fh.seek(510)
+        fh.write(b"\x55\xaa")
     return path

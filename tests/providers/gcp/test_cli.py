@@ -38,29 +38,36 @@ def test_push_then_run_the_last_push(flags: list[str], bucket: str, raw_disk: Pa
                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["push", "gcp", str(raw_disk), *flags, "--bucket", bucket, "--name", "cli-os", "--family", "cli",
                  "--boot-mode", "bios", "--guest-os-feature", "IDPF", "--label", "env=test"]) == 0
-    assert "cli-os: " in capsys.readouterr().out
+    assert "(cli-os) sent " in capsys.readouterr().out
     body = compute.recorded("POST", r"/global/images$")[0].body or {}
     assert {f["type"] for f in body["guestOsFeatures"]} == {"VIRTIO_SCSI_MULTIQUEUE", "GVNIC", "IDPF"}
+    assert body["family"] == "cli" and body["labels"]["env"] == "test"
 
-    assert main(["run", "gcp", *flags, "--data", '{"a":{"content":"b"}}', "--console", "--zone", "us-east1-b"]) == 0
+    assert main(["run", "gcp", *flags, "--data", '{"a":{"content":"b"}}', "--console", "--zone", "us-east1-b",
+                 "--machine-type", "e2-micro"]) == 0
     out = capsys.readouterr().out
     assert "cli-os\tRUNNING\t203.0.113.7" in out and "welcome to LinuxKit" in out
     run = compute.recorded("POST", r"/zones/us-east1-b/instances$")[0].body or {}
     assert {"key": "user-data", "value": '{"a":{"content":"b"}}'} in run["metadata"]["items"]
+    assert run["machineType"] == "zones/us-east1-b/machineTypes/e2-micro"
 
 
-def test_push_json(flags: list[str], bucket: str, raw_disk: Path, compute: FakeCompute,
-                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_push_json_and_reuse(flags: list[str], bucket: str, raw_disk: Path, compute: FakeCompute,
+                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--json", "push", "gcp", str(raw_disk), *flags, "--bucket", bucket]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["name"] == "disk" and result["provider"] == "gcp" and result["reused"] is False
+    first = json.loads(capsys.readouterr().out)
+    assert first["name"].startswith("disk-") and first["provider"] == "gcp" and first["reused"] is False
+    assert first["scope"] == {"project": "lk-cli"} and first["family"] == "disk"
+    assert main(["--json", "push", "gcp", str(raw_disk), *flags, "--bucket", bucket]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["reused"] is True and again["id"] == first["id"]
 
 
 @pytest.mark.parametrize(
     "case",
     [
         (["--name", "Bad_Name"], "image name 'Bad_Name' is not a valid GCE name"),
-        (["--family", "-x"], "image family '-x' is not a valid GCE name"),
+        (["--guest-os-feature", "WARP"], "unknown guest OS feature WARP"),
         (["--bucket", "does-not-exist"], "bucket 'does-not-exist' does not exist"),
     ],
 )
@@ -94,17 +101,29 @@ def test_fleet_lifecycle(flags: list[str], bucket: str, raw_disk: Path, compute:
     assert main(["push", "gcp", str(raw_disk), *flags, "--bucket", bucket, "--name", "os-b"]) == 0
     fleet = ["web", *flags, "--region", "europe-west4"]
     assert main(["fleet", "create", "gcp", *fleet, "--image", "os-a", "--size", "2", "--data", "{}"]) == 0
-    assert main(["fleet", "refresh", "gcp", *fleet, "--image", "os-b", "--canary", "1", "--max-surge", "0",
-                 "--max-unavailable", "3"]) == 0
+    assert main(["fleet", "refresh", "gcp", *fleet, "--image", "os-b", "--canary", "50", "--pause", "0"]) == 0
     assert main(["fleet", "scale", "gcp", *fleet, "--size", "4"]) == 0
     capsys.readouterr()
     assert main(["--json", "fleet", "status", "gcp", *fleet]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["size"] == 4 and status["state"] == "stable" and len(status["instances"]) == 4
-    patch = compute.recorded("PATCH", r"/regions/europe-west4/instanceGroupManagers/web$")[0].body or {}
-    assert patch["versions"][1]["targetSize"] == {"fixed": 1}
-    assert main(["fleet", "delete", "gcp", *fleet]) == 0
+    assert status["image"].endswith("/global/images/os-b")
+    canary = compute.recorded("PATCH", r"/regions/europe-west4/instanceGroupManagers/web$")[0].body or {}
+    assert canary["versions"][1]["targetSize"] == {"percent": 50}
+    assert main(["fleet", "delete", "gcp", *fleet, "--yes"]) == 0
     assert compute.groups == {} and compute.templates == {}
+
+
+def test_refresh_that_stops_exits_1(push_argv: list[str], flags: list[str], compute: FakeCompute,
+                                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*push_argv, "--name", "os-a"]) == 0
+    assert main([*push_argv, "--name", "os-b"]) == 0
+    assert main(["fleet", "create", "gcp", "web", *flags, "--image", "os-a", "--size", "2"]) == 0
+    compute.stable_after = 10**6
+    monkeypatch.setenv("LKCLOUD_GCP_ROLLOUT_TIMEOUT", "0.3")
+    capsys.readouterr()
+    assert main(["fleet", "refresh", "gcp", "web", *flags, "--image", "os-b"]) == 1
+    assert "refresh FAILED" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -115,12 +134,23 @@ def test_images_list_and_prune(flags: list[str], bucket: str, raw_disk: Path, co
     capsys.readouterr()
     assert main(["--json", "images", "list", "gcp", *flags, "--family", "fam"]) == 0
     assert [r["name"] for r in json.loads(capsys.readouterr().out)] == ["img-3", "img-2", "img-1"]
-    assert main(["images", "prune", "gcp", *flags, "--keep", "1"]) == 0
+    assert main(["images", "prune", "gcp", *flags, "--keep", "1", "--yes"]) == 0
     assert "img-1" in capsys.readouterr().out
     assert sorted(compute.images) == ["img-3"]
 
 
-def test_cli_module_imports_no_google_sdk() -> None:
-    code = ("import sys; import lkcloud.cli.main; import lkcloud_gcp.cli; "
+def test_help_speaks_the_shared_vocabulary(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["fleet", "refresh", "gcp", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--canary" in out and "percent" in out and "--project" in out and "--region" in out
+    assert main(["run", "gcp", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--instance-type" in out and "--machine-type" in out and "--arch" in out
+
+
+def test_cli_imports_no_google_sdk() -> None:
+    code = ("import sys; from lkcloud.cli.main import main; import lkcloud_gcp.options; "
             "sys.exit(any(m.startswith('google') for m in sys.modules))")
     run([sys.executable, "-c", code], env={"PYTHONPATH": f"{ROOT}:{ROOT / 'providers'}"})

@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 
 from lkcloud.errors import UsageError
-from lkcloud.provider.types import FleetSpec
-from lkcloud_gcp import fleet, image
+from lkcloud.provider.types import FleetSpec, UpdatePolicy
+from lkcloud_gcp import image
 from lkcloud_gcp.clients import Api
 from lkcloud_gcp.provider import GcpProvider
+from tests.providers.gcp.conftest import hurried
 from tests.providers.gcp.test_image import spec
 from tests.providers.gcp.test_instances import _items
 from tests.servers.fake_compute import FakeCompute
 
 pytestmark = pytest.mark.emulator
 REGION = "europe-west1"
+ROLL = UpdatePolicy(max_surge=3, max_unavailable=0, pause_seconds=0)
 
 
 class Steps:
@@ -42,7 +44,7 @@ def test_create(web: GcpProvider, compute: FakeCompute) -> None:
     props = (template.body or {})["properties"]
     assert props["machineType"] == "e2-small"
     assert _items(props) == {"serial-port-enable": "1", "user-data": '{"v":1}'}
-    assert props["labels"]["lkcloud-fleet"] == "web"
+    assert props["labels"] == {"lkcloud-managed": "true", "lkcloud-fleet": "web"}
     (group,) = compute.recorded("POST", rf"/regions/{REGION}/instanceGroupManagers$")
     body = group.body or {}
     assert body["targetSize"] == 3 and body["instanceTemplate"].endswith(template.body["name"])  # type: ignore[index]
@@ -54,31 +56,41 @@ def test_create(web: GcpProvider, compute: FakeCompute) -> None:
 
 def test_refresh_canary_then_full(web: GcpProvider, compute: FakeCompute) -> None:
     steps = Steps()
-    canary = web.fleet_refresh("web", "os-2", b'{"v":2}', reporter=steps,  # type: ignore[arg-type]
-                               rollout=fleet.Rollout(canary=1))
-    assert canary.old_image.endswith("/os-1") and canary.new_image.endswith("/os-2")
-    (patch,) = compute.recorded("PATCH", r"/instanceGroupManagers/web$")
-    body = patch.body or {}
-    assert body["updatePolicy"] == {"type": "PROACTIVE", "minimalAction": "REPLACE", "replacementMethod": "SUBSTITUTE",
-                                    "maxSurge": {"fixed": 3}, "maxUnavailable": {"fixed": 0}}
-    stable, new = body["versions"]
+    result = web.fleet_refresh("web", "os-2", b'{"v":2}', UpdatePolicy(max_surge=3, canary_percent=34,
+                                                                      pause_seconds=0), steps)  # type: ignore[arg-type]
+    assert result.succeeded and result.old_image.endswith("/os-1") and result.new_image.endswith("/os-2")
+    canary, full = (r.body or {} for r in compute.recorded("PATCH", r"/instanceGroupManagers/web$"))
+    assert canary["updatePolicy"] == {"type": "PROACTIVE", "minimalAction": "REPLACE",
+                                      "replacementMethod": "SUBSTITUTE", "maxSurge": {"fixed": 3},
+                                      "maxUnavailable": {"fixed": 0}}
+    stable, new = canary["versions"]
     assert stable["name"] == "stable" and new == {"name": "canary", "instanceTemplate": new["instanceTemplate"],
-                                                  "targetSize": {"fixed": 1}}
-    versions = [i.version for i in canary.status.instances]  # type: ignore[union-attr]
-    assert versions.count(new["instanceTemplate"].rsplit("/", 1)[-1]) == 1
+                                                  "targetSize": {"percent": 34}}
+    assert [v["name"] for v in full["versions"]] == ["current"]
     assert any("instances settled" in line for line in steps.lines)
-    unstable_gets = [r for r in compute.recorded("GET", r"/instanceGroupManagers/web$")]
-    assert len(unstable_gets) >= compute.stable_after + 1
+    assert any("canary, 34%" in line for line in steps.lines)
+    new_name = new["instanceTemplate"].rsplit("/", 1)[-1]
+    assert {i.version for i in result.status.instances} == {new_name}  # type: ignore[union-attr]
+    assert list(compute.templates) == [new_name]  # the old template is gone
+    assert _items(compute.templates[new_name]["properties"])["user-data"] == '{"v":2}'
 
-    full = web.fleet_refresh("web", "os-2", None, rollout=fleet.Rollout(max_surge=0, max_unavailable=3))
+
+def test_refresh_keeps_user_data_and_skips_a_no_op(web: GcpProvider, compute: FakeCompute) -> None:
+    web.fleet_refresh("web", "os-2", None, ROLL)
+    (template,) = compute.templates.values()
+    assert _items(template["properties"])["user-data"] == '{"v":1}'  # kept when refresh gives none
+    again = web.fleet_refresh("web", "os-2", None, ROLL)
+    assert again.succeeded and again.message == "nothing to do"
+    assert len(compute.recorded("PATCH", r"/instanceGroupManagers/web$")) == 1
+
+
+def test_refresh_that_does_not_settle_rolls_back(api: Api, web: GcpProvider, compute: FakeCompute) -> None:
+    old_template = next(iter(compute.templates))
+    compute.stable_after = 10**6  # the group never settles on the new template
+    result = GcpProvider(hurried(api, rollout=0.3)).fleet_refresh("web", "os-2", None, ROLL)
+    assert not result.succeeded and "waiting for fleet web to be stable" in result.message
     last = compute.recorded("PATCH", r"/instanceGroupManagers/web$")[-1].body or {}
-    assert [v["name"] for v in last["versions"]] == ["current"]
-    assert last["updatePolicy"]["maxUnavailable"] == {"fixed": 3}
-    assert len(compute.recorded("POST", r"/global/instanceTemplates$")) == 2  # same content: template reused
-    assert {i.version for i in full.status.instances} == {new["instanceTemplate"].rsplit("/", 1)[-1]}  # type: ignore[union-attr]
-    assert list(compute.templates) == [new["instanceTemplate"].rsplit("/", 1)[-1]]  # the old one is gone
-    template = compute.templates[next(iter(compute.templates))]
-    assert _items(template["properties"])["user-data"] == '{"v":2}'  # kept when refresh gives none
+    assert [v["instanceTemplate"].rsplit("/", 1)[-1] for v in last["versions"]] == [old_template]
 
 
 def test_scale_and_delete(web: GcpProvider, compute: FakeCompute) -> None:

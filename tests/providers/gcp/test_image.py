@@ -11,6 +11,7 @@ from lkcloud.platform import BootMode
 from lkcloud_gcp import image
 from lkcloud_gcp.clients import Api, Clients
 from lkcloud_gcp.image import ImageSpec
+from tests.providers.gcp.conftest import hurried
 from tests.servers.fake_compute import FakeCompute
 from tests.servers.faultproxy import FaultProxy, Faults
 
@@ -38,10 +39,8 @@ def test_failed_operation_is_reported(api: Api, compute: FakeCompute) -> None:
 
 def test_stuck_operation_times_out(api: Api, compute: FakeCompute) -> None:
     compute.hold_operations = True
-    hurried = Api(dataclasses.replace(api.config, timing=dataclasses.replace(api.config.timing,
-                                                                             operation_deadline=0.3)), api.clients)
-    with pytest.raises(TimeoutExceededError, match=r"image img-1: operation operation-\d+ not done after 0\.3 s"):
-        image.insert(hurried, spec())
+    with pytest.raises(TimeoutExceededError, match=r"after 0\.3 s waiting for image img-1 \(operation operation-\d+"):
+        image.insert(hurried(api, operation=0.3), spec())
 
 
 def test_family_lookup_and_resolve(api: Api, compute: FakeCompute) -> None:
@@ -63,8 +62,8 @@ def test_retried_insert_makes_one_image(api: Api, compute: FakeCompute) -> None:
     faults = Faults(rate=1.0, kinds=("reset-after",), match=r"^POST .*/global/images\?")
     with FaultProxy(compute.base, faults) as proxy:
         endpoints = dataclasses.replace(api.clients.endpoints, compute=proxy.url)
-        flaky = Api(api.config, Clients(api.clients.credentials, endpoints))
-        with pytest.raises(ProviderError):  # every answer lost: bounded retries, then a clear error
+        flaky = hurried(Api.of(api.config, Clients(api.clients.credentials, endpoints)), call=1.0)
+        with pytest.raises(ProviderError):  # every answer lost: retried within the budget, then a clear error
             image.insert(flaky, spec("once"))
     inserts = compute.recorded("POST", r"/global/images$")
     assert len(inserts) > 1
@@ -76,7 +75,7 @@ def test_transient_errors_are_retried(api: Api, compute: FakeCompute) -> None:
     faults = Faults(rate=0.5, kinds=("503", "reset", "reset-after", "500"), seed=11)
     with FaultProxy(compute.base, faults) as proxy:
         endpoints = dataclasses.replace(api.clients.endpoints, compute=proxy.url)
-        flaky = Api(api.config, Clients(api.clients.credentials, endpoints))
+        flaky = Api.of(api.config, Clients(api.clients.credentials, endpoints))
         for n in range(3):
             image.insert(flaky, spec(f"img-{n}"))
         image.delete(flaky, "img-0")

@@ -1,14 +1,14 @@
-"""run gcp against the fake Compute API: user data, console, shielded VMs, the last push."""
+"""run gcp against the fake Compute API: user data, console, shielded VMs, machine types per arch."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
-from lkcloud import state
 from lkcloud.errors import UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode
 from lkcloud.provider.types import RunRequest
 from lkcloud_gcp import image
 from lkcloud_gcp.clients import Api
@@ -28,7 +28,7 @@ def _items(body: dict[str, object]) -> dict[str, str]:
 
 def test_run_with_user_data_and_console(api: Api, compute: FakeCompute) -> None:
     link = image.insert(api, spec("os-1")).self_link
-    result = GcpProvider(api).run(RunRequest(image="os-1", user_data=USER_DATA.encode(), console=True, count=2))
+    result = GcpProvider(api).run(RunRequest(image=link, user_data=USER_DATA.encode(), console=True, count=2))
 
     assert [i.id for i in result.instances] == ["os-1-0", "os-1-1"]
     assert result.instances[0].address == "203.0.113.7" and result.instances[0].state == "RUNNING"
@@ -38,22 +38,27 @@ def test_run_with_user_data_and_console(api: Api, compute: FakeCompute) -> None:
     assert _items(body) == {"serial-port-enable": "1", "user-data": USER_DATA}
     assert body["machineType"] == "zones/europe-west1-b/machineTypes/e2-small"
     assert body["disks"][0]["initializeParams"]["sourceImage"] == link
+    assert body["labels"] == {"lkcloud-managed": "true"}
     assert "shieldedInstanceConfig" not in body
     assert len({r.query["requestId"][0] for r in inserts}) == 2
     assert compute.recorded("POST", r"/zones/europe-west1-b/operations/[^/]+/wait$")
 
 
-def test_run_without_image_uses_the_last_push(api: Api, compute: FakeCompute) -> None:
-    link = image.insert(api, spec("pushed")).self_link
-    state.record("push.gcp", {"image": "pushed", "self_link": link})
-    (instance,) = GcpProvider(api).run(RunRequest(image="")).instances
-    assert instance.image == link and instance.id == "pushed"
+def test_machine_type_follows_the_image_architecture(api: Api, compute: FakeCompute) -> None:
+    image.insert(api, dataclasses.replace(spec("arm-os"), arch=Arch.ARM64))
+    GcpProvider(api).run(RunRequest(image="arm-os", name="arm"))
+    GcpProvider(api).run(RunRequest(image="arm-os", name="big", instance_type="t2a-standard-4"))
+    first, second = (r.body or {} for r in compute.recorded("POST", r"/instances$"))
+    assert first["machineType"].endswith("/machineTypes/t2a-standard-1")
+    assert second["machineType"].endswith("/machineTypes/t2a-standard-4")
 
 
-def test_run_without_image_or_push_is_a_usage_error(api: Api, compute: FakeCompute) -> None:
-    with pytest.raises(UsageError, match="none pushed to GCP from this directory"):
-        GcpProvider(api).run(RunRequest(image=""))
-    assert compute.requests == []
+def test_unknown_image_architecture_is_an_error(api: Api, compute: FakeCompute) -> None:
+    image.insert(api, spec("odd"))
+    compute.images["odd"]["architecture"] = "RISCV64"
+    with pytest.raises(UsageError, match="image odd: unknown architecture RISCV64"):
+        GcpProvider(api).run(RunRequest(image="odd"))
+    assert compute.recorded("POST", r"/instances$") == []
 
 
 def test_shielded_needs_uefi(api: Api, compute: FakeCompute) -> None:

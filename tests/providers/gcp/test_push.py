@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from lkcloud import state
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode
+from lkcloud.provider.types import Artifact
 from lkcloud_gcp import archive
 from lkcloud_gcp.clients import Api
 from lkcloud_gcp.image import request_id
@@ -20,39 +21,54 @@ from tests.servers.gcs_emulator import storage_client
 pytestmark = pytest.mark.emulator
 
 
+def named(artifact: Artifact, name: str) -> Artifact:
+    return dataclasses.replace(artifact, image_name=name)
+
+
 def test_push_raw_disk(api: Api, compute: FakeCompute, raw_disk: Path, gcs_url: str, bucket: str) -> None:
     artifact = from_file(raw_disk, name="hello-gcp", boot_mode=BootMode.HYBRID)
-    options = PushOptions(family="lkcloud-test", labels=("team=os",), keep_upload=True)
-    result = push(api, artifact, options)
+    result = push(api, artifact, PushOptions(labels=("team=os",), keep_upload=True))
 
-    assert result.name == "hello-gcp" and not result.reused
+    hexdigest = artifact.digest.removeprefix("sha256:")
+    assert result.name == f"hello-gcp-{hexdigest[:12]}" and not result.reused
+    assert result.id.endswith(f"/global/images/{result.name}") and result.scope == {"project": api.project}
+    assert result.family == "hello-gcp" and result.digest == artifact.digest and result.arch == "amd64"
     (insert,) = compute.recorded("POST", r"/global/images$")
     body = insert.body or {}
-    assert body["family"] == "lkcloud-test"
+    assert body["family"] == "hello-gcp" and body["architecture"] == "X86_64"
     assert body["rawDisk"]["containerType"] == "TAR"
     assert body["rawDisk"]["source"].startswith(f"https://storage.googleapis.com/{bucket}/lkcloud/hello-gcp-")
     assert {f["type"] for f in body["guestOsFeatures"]} == {"UEFI_COMPATIBLE", "VIRTIO_SCSI_MULTIQUEUE", "GVNIC"}
-    assert body["labels"]["team"] == "os" and body["labels"]["lkcloud"] == "managed"
-    assert body["labels"]["lkcloud-digest"] == artifact.digest.removeprefix("sha256:")[:32]
-    assert insert.query["requestId"] == [request_id("hello-gcp", artifact.digest)]
+    assert body["labels"] == {"team": "os", "lkcloud-managed": "true", "lkcloud-family": "hello-gcp",
+                              "lkcloud-digest": f"sha256-{hexdigest}"[:63]}
+    assert body["description"] == f"lkcloud image {artifact.digest}"
+    assert insert.query["requestId"] == [request_id(result.name, artifact.digest)]
     # the operation was polled through the fake, never through compute.googleapis.com
     assert compute.recorded("POST", r"/global/operations/operation-\d+/wait")
 
     object_name = body["rawDisk"]["source"].split(f"/{bucket}/", 1)[1]
     stored = storage_client(gcs_url).bucket(bucket).blob(object_name).download_as_bytes()
     assert stored == b"".join(archive.gce_archive(raw_disk))
-    assert state.last("push.gcp") == {"image": "hello-gcp", "self_link": result.image_id, "project": api.project,
-                                      "digest": artifact.digest}
+    assert result.bytes_sent == len(stored) and result.bytes_skipped == 0
 
 
 def test_push_again_reuses_and_replace_recreates(api: Api, compute: FakeCompute, raw_disk: Path) -> None:
     artifact = from_file(raw_disk, name="again")
-    push(api, artifact, PushOptions())
-    assert push(api, artifact, PushOptions()).reused
+    first = push(api, artifact, PushOptions())
+    again = push(api, artifact, PushOptions())
+    assert again.reused and again.id == first.id and again.bytes_sent == 0
     assert len(compute.recorded("POST", r"/global/images$")) == 1
     push(api, artifact, PushOptions(replace=True))
-    assert len(compute.recorded("DELETE", r"/global/images/again$")) == 1
+    assert len(compute.recorded("DELETE", rf"/global/images/{first.name}$")) == 1
     assert len(compute.recorded("POST", r"/global/images$")) == 2
+
+
+def test_same_name_other_content_is_refused(api: Api, compute: FakeCompute, raw_disk: Path, tmp_path: Path) -> None:
+    push(api, named(from_file(raw_disk), "fixed"), PushOptions())
+    other = tmp_path / "other.raw"
+    other.write_bytes(b"\1" * 4096)
+    with pytest.raises(UsageError, match="image fixed already exists with other content"):
+        push(api, named(from_file(other), "fixed"), PushOptions())
 
 
 def test_upload_removed_unless_kept(api: Api, compute: FakeCompute, raw_disk: Path, gcs_url: str,
@@ -67,26 +83,38 @@ def test_prebuilt_archive_uploaded_as_is(api: Api, compute: FakeCompute, raw_dis
     built.write_bytes(b"".join(archive.gce_archive(raw_disk)))
     push(api, from_file(built, boot_mode=BootMode.BIOS), PushOptions(keep_upload=True))
     (insert,) = compute.recorded("POST", r"/global/images$")
-    assert (insert.body or {})["name"] == "os"
+    assert (insert.body or {})["family"] == "os"
     assert "UEFI_COMPATIBLE" not in {f["type"] for f in (insert.body or {})["guestOsFeatures"]}
     (blob,) = storage_client(gcs_url).bucket(bucket).list_blobs()
     assert blob.download_as_bytes() == built.read_bytes()
 
 
+def test_arm64_image(api: Api, compute: FakeCompute, raw_disk: Path) -> None:
+    result = push(api, from_file(raw_disk, name="arm", arch=Arch.ARM64), PushOptions())
+    (insert,) = compute.recorded("POST", r"/global/images$")
+    assert (insert.body or {})["architecture"] == "ARM64" and result.arch == "arm64"
+
+
+def test_family_is_folded_to_gce_rules(api: Api, compute: FakeCompute, raw_disk: Path) -> None:
+    result = push(api, from_file(raw_disk, name="LinuxKit_v1.2"), PushOptions())
+    assert result.family == "linuxkit-v1-2" and result.name.startswith("linuxkit-v1-2-")
+
+
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("case", "message"),
     [
-        (PushOptions(name="Bad_Name"), "image name 'Bad_Name' is not a valid GCE name"),
-        (PushOptions(family="family-"), "image family 'family-' is not a valid GCE name"),
-        (PushOptions(family="f" * 64), "is not a valid GCE name"),
-        (PushOptions(labels=("NoEquals",)), "label 'NoEquals'"),
-        (PushOptions(features=("WARP_DRIVE",)), "unknown guest OS feature WARP_DRIVE"),
+        (("Bad_Name", PushOptions()), "image name 'Bad_Name' is not a valid GCE name"),
+        (("x" * 64, PushOptions()), "is not a valid GCE name"),
+        ((None, PushOptions(labels=("NoEquals",))), "label 'NoEquals'"),
+        ((None, PushOptions(features=("WARP_DRIVE",))), "unknown guest OS feature WARP_DRIVE"),
     ],
 )
 def test_bad_names_fail_before_any_api_call(api: Api, compute: FakeCompute, raw_disk: Path,
-                                            options: PushOptions, message: str) -> None:
+                                            case: tuple[str | None, PushOptions], message: str) -> None:
+    name, options = case
+    artifact = dataclasses.replace(from_file(raw_disk, name="ok"), image_name=name)
     with pytest.raises(UsageError, match=message.replace("(", r"\(")):
-        push(api, from_file(raw_disk, name="ok"), options)
+        push(api, artifact, options)
     assert compute.requests == []
 
 

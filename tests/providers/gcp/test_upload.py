@@ -30,7 +30,7 @@ def _pieces(seed: int = 7) -> list[bytes]:
 
 def _uploader(api: Api, tmp_path: Path) -> Uploader:
     return Uploader(api.clients.session, api.clients.endpoints.storage, SessionStore(tmp_path / "sessions"),
-                    QUANTUM, api.config.timing)
+                    QUANTUM, calls=api.calls, budget=api.config.budgets.upload)
 
 
 def test_replayable_stream_seeks_back_by_regenerating() -> None:
@@ -54,8 +54,8 @@ def test_upload_survives_resets_and_server_errors(api: Api, gcs_url: str, bucket
                                                   tmp_path: Path) -> None:
     faults = Faults(rate=0.35, seed=3, match=r"^PUT .*upload_id")
     with FaultProxy(gcs_url, faults) as proxy:
-        via_proxy = Api(api.config, type(api.clients)(api.clients.credentials,
-                                                      dataclasses.replace(api.clients.endpoints, storage=proxy.url)))
+        via_proxy = Api.of(api.config, type(api.clients)(api.clients.credentials,
+                                                         dataclasses.replace(api.clients.endpoints, storage=proxy.url)))
         done = _uploader(via_proxy, tmp_path).upload(UploadRequest(bucket, "faulty.tar.gz", "k-faulty"),
                                                      lambda: archive.gce_archive(raw_disk))
     assert sum(proxy.stats[k] for k in ("reset", "reset-after", "500", "503", "throttle")) > 0
