@@ -182,3 +182,21 @@ class Calls:
         except RetryError:
             raise TimeoutExceededError(f"timed out after {timeout:g} s waiting for {what}",
                                        hint=hint or "it may still finish: check it in the cloud's console") from None
+
+
+class NoRetries:
+    """The policy of local work (a process, a port, a file): nothing is retried; an error that
+    is not already lkcloud's is reported as it is."""
+
+    def is_transient(self, error: BaseException) -> Transient | None:
+        return None
+
+    def to_error(self, error: BaseException, what: str) -> LkcloudError:
+        return LkcloudError(f"{what}: {error}")
+
+
+def wait_local(what: str, fetch: Callable[[], T], done: Callable[[T], bool], *, timeout: float,
+               poll_min: float = 0.05, poll_max: float = 1.0, poll: float | None = None) -> T:
+    """:meth:`Calls.wait` for local state (a VM's console, a process, a health endpoint)."""
+    return Calls(NoRetries(), poll_min=poll_min, poll_max=poll_max).wait(what, fetch, done, timeout=timeout,
+                                                                          poll=poll)

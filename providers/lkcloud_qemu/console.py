@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
-
-from lkcloud.errors import ProviderError, UsageError
+from lkcloud.errors import ProviderError, TimeoutExceededError, UsageError
+from lkcloud.provider.calls import wait_local
 
 TAIL_LINES = 20
 POLL_SECONDS = 0.05
@@ -94,9 +93,9 @@ class _Pending(Exception):
     """Not matched yet; the VM still runs."""
 
 
-class _Exited(Exception):
+class _Exited(ProviderError):
     def __init__(self, code: int) -> None:
-        super().__init__(code)
+        super().__init__(f"the VM exited with status {code}")
         self.code = code
 
 
@@ -126,11 +125,18 @@ def wait_for(
         pattern = re.compile(regex)
     except re.error as exc:
         raise UsageError(f"--wait-for {regex!r}: not a valid regular expression: {exc}") from exc
-    retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(POLL_SECONDS),
-                        retry=retry_if_exception_type(_Pending), reraise=True)
+    def step() -> Matched | None:
+        try:
+            return _check(reader, pattern, exited)
+        except _Pending:
+            return None
+
     try:
-        return retrying(_check, reader, pattern, exited)
-    except _Pending:
+        found = wait_local(f"the console to show {regex!r}", step, lambda m: m is not None, timeout=timeout,
+                           poll=POLL_SECONDS)
+        assert found is not None
+        return found
+    except TimeoutExceededError:
         what = f"the console did not show {regex!r} within {timeout:g} s"
     except _Exited as exc:
         what = f"the VM exited (qemu status {exc.code}) before the console showed {regex!r}"

@@ -25,10 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
-
-from lkcloud.errors import ProviderError
+from lkcloud.errors import ProviderError, TimeoutExceededError
 from lkcloud.fsutil import atomic_output
+from lkcloud.provider.calls import wait_local
 
 INSTANCE = "instance.json"
 ARGV = "argv.json"
@@ -159,9 +158,12 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 def _gone_within(pid: int, seconds: float) -> bool:
-    waiting = Retrying(stop=stop_after_delay(seconds), wait=wait_exponential(multiplier=0.02, max=0.5),
-                       retry=retry_if_result(lambda alive: alive), retry_error_callback=lambda _: True)
-    return not waiting(lambda: alive(pid))
+    try:
+        wait_local(f"pid {pid} to exit", lambda: alive(pid), lambda running: not running, timeout=seconds,
+                   poll_min=0.02, poll_max=0.5)
+    except TimeoutExceededError:
+        return False
+    return True
 
 
 def stop(state_dir: Path, timeout: float = STOP_SECONDS) -> bool:

@@ -10,8 +10,8 @@ import http.client
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lkcloud.errors import LkcloudError, ProviderError, TimeoutExceededError
-from lkcloud.provider.calls import Calls, Transient
+from lkcloud.errors import TimeoutExceededError
+from lkcloud.provider.calls import wait_local
 from lkcloud.provider.types import Health, HealthCheck
 from lkcloud_qemu.machine import LOOPBACK
 
@@ -44,16 +44,6 @@ def probe(port: int | None, check: HealthCheck, running: bool = True) -> Probe:
     return Probe(Health.UNHEALTHY, detail=f"{check.path} answered {response.status}: {body[:200]}")
 
 
-class _NoRetries:
-    """A probe never raises: there is nothing to retry or translate."""
-
-    def is_transient(self, error: BaseException) -> Transient | None:
-        return None
-
-    def to_error(self, error: BaseException, what: str) -> LkcloudError:
-        return ProviderError(f"{what}: {error}")
-
-
 def wait_healthy(port: int | None, check: HealthCheck, running: Callable[[], bool]) -> Probe:
     """Check until healthy, the VM stops, or ``check.grace_seconds`` seconds pass; returns the last probe."""
     seen: list[Probe] = []
@@ -62,10 +52,10 @@ def wait_healthy(port: int | None, check: HealthCheck, running: Callable[[], boo
         seen.append(probe(port, check, running()))
         return seen[-1]
 
-    calls = Calls(_NoRetries(), poll_min=0.25, poll_max=max(0.25, check.interval_seconds))
     try:
-        return calls.wait(f"port {port} to answer {check.path}", attempt,
-                          lambda found: found.health is not Health.STARTING, timeout=check.grace_seconds)
+        return wait_local(f"port {port} to answer {check.path}", attempt,
+                          lambda found: found.health is not Health.STARTING, timeout=check.grace_seconds,
+                          poll_min=0.25, poll_max=max(0.25, check.interval_seconds))
     except TimeoutExceededError:
         detail = seen[-1].detail if seen else "no probe"
         return Probe(Health.UNHEALTHY, detail=f"not healthy within {check.grace_seconds:g} s ({detail})")
