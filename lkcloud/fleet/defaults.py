@@ -86,3 +86,12 @@ def load_defaults(path: Path | None = None) -> dict[str, FleetDefaults]:
 
 def defaults(provider: str) -> FleetDefaults:
     return load_defaults()[provider]
+
+
+def instance_type(provider: str, arch: Arch, *chosen: str | None, flag: str = "--instance-type") -> str:
+    """The first of ``chosen`` that is set (the flag, then the provider's own setting), else the
+    provider's default for ``arch`` from templates/fleets.yml; UsageError when there is none."""
+    found = next((value for value in chosen if value), None) or defaults(provider).instance_type(arch)
+    if not found:
+        raise UsageError(f"no instance type for {provider} on {arch}", hint=f"pass {flag}")
+    return found

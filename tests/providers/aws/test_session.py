@@ -101,5 +101,5 @@ def test_one_request_per_attempt(aws_env: Moto, monkeypatch: pytest.MonkeyPatch)
             return aws.client("ebs").complete_snapshot(SnapshotId="snap-0123456789abcdef0", ChangedBlocksCount=0)
 
         with pytest.raises(ProviderError, match="500"):
-            aws.call("completing", complete, budget=Budget(0.3, backoff=0.01, backoff_max=0.05))
+            aws.call("completing", complete, budget=Budget(3, backoff=0.01, backoff_max=0.05))
         assert proxy.stats["500"] == len(calls) > 1
