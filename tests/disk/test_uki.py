@@ -9,8 +9,8 @@ from pathlib import Path
 import pefile
 import pytest
 
+from lkcloud.disk import bootloader, uki
 from lkcloud.errors import BuildError
-from lkcloud.formats import bootloader, uki
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from lkcloud.disk import fatwriter
 from lkcloud.errors import BuildError
-from lkcloud.formats import fatwriter
 from lkcloud.process import run
 
 MIB = 1 << 20
