@@ -24,6 +24,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from lkcloud.assemble.stream import PAX_LOCATION
 from lkcloud.disk.layout import BLOCK
 from lkcloud.errors import UsageError
 from lkcloud.initrd.compress import compressor
@@ -38,7 +39,6 @@ _LOCATION = re.compile(r"^(kernel|init|volume|onboot|onshutdown|services|files)(
 # Components in unpacking order; the stream's own order, files last.
 _RANK = {"kernel": 0, "init": 1, "volume": 2, "onboot": 3, "onshutdown": 4, "services": 5, "files": 6}
 _NO_INDEX = 1 << 30  # "init" alone (the merged apk database) follows every init[N]
-LOCATION_RECORD = "LINUXKIT.location"
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def check_layout(name: str) -> None:
 def component(member: tarfile.TarInfo) -> tuple[int, int, str]:
     """(rank, index, name) of the component an entry comes from, by its LinuxKit location record;
     entries without one (not from a LinuxKit build) go first, as ``rootfs``."""
-    found = _LOCATION.match(member.pax_headers.get(LOCATION_RECORD, ""))
+    found = _LOCATION.match(member.pax_headers.get(PAX_LOCATION, ""))
     if found is None:
         return -1, 0, "rootfs"
     kind, index = found.group(1), found.group(2)
