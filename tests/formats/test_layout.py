@@ -13,8 +13,7 @@ from lkcloud.formats import BuildInputs, table
 from lkcloud.initrd import InitrdFiles, build_initrd
 from lkcloud.progress import NULL
 from tests.formats.support import content_digest, inputs_at
-from tests.initrd.test_segments import entries
-from tests.initrd.test_writer import rootfs
+from tests.initrd.streams import entries, rootfs
 
 FORMATS = table()
 SIZE = 128 << 20  # small disks: these tests read them whole

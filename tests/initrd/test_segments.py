@@ -4,7 +4,6 @@ stream's."""
 
 from __future__ import annotations
 
-import random
 import stat
 from pathlib import Path
 
@@ -12,45 +11,10 @@ import pytest
 
 from lkcloud.disk.layout import BLOCK
 from lkcloud.initrd import InitrdFiles, archives, build_initrd, read_cpio
-from lkcloud.oci.unpack import DIR, HARDLINK, REG, SYMLINK, Entry
-from tests.initrd.test_writer import rootfs
+from lkcloud.oci.unpack import Entry
+from tests.initrd.streams import entries, rootfs
 
 Tree = dict[str, tuple[int, int, int, int, bytes]]
-
-
-def noise(seed: int, size: int) -> bytes:
-    """Incompressible bytes, so that compressed sizes are predictable."""
-    return random.Random(seed).randbytes(size)
-
-
-def entries(function: bytes = b"echo hello\n", service_size: int = 300_000) -> list[Entry]:
-    """A LinuxKit-like stream: kernel modules, two init images, two onboot images, a service, files."""
-    return [
-        Entry("boot/kernel", REG, 0o644, data=b"KERNEL", location="kernel"),
-        Entry("boot/cmdline", REG, 0o644, data=b"console=ttyS0", location="kernel"),
-        Entry("lib/modules/6.1/kernel/fs/overlay.ko", REG, 0o644, data=noise(1, 700_000), location="kernel"),
-        Entry("bin", DIR, 0o755, location="init[0]"),
-        Entry("bin/busybox", REG, 0o755, data=noise(2, 900_000), location="init[0]"),
-        Entry("bin/sh", HARDLINK, 0o755, linkname="bin/busybox", location="init[0]"),
-        Entry("etc", DIR, 0o755, location="init[0]"),
-        Entry("etc/hosts", REG, 0o644, data=b"127.0.0.1 localhost\n", location="init[0]"),
-        Entry("usr/bin/runc", REG, 0o755, data=noise(3, 400_000), location="init[1]"),
-        Entry("etc/hosts", REG, 0o600, data=b"overridden by init[1]\n", location="init[1]"),
-        Entry("lib/apk/db/installed", REG, 0o644, data=b"merged\n", location="init"),
-        Entry("containers/onboot/000-dhcp/config.json", REG, 0o644, data=b"{}", location="onboot[0]"),
-        Entry("containers/onboot/000-dhcp/lower/bin/dhcp", REG, 0o755, data=noise(4, 200_000),
-              location="onboot[0]"),
-        Entry("containers/onboot/001-functions/lower/functions/hello", REG, 0o755, data=function,
-              location="onboot[1]"),
-        Entry("containers/onboot/001-functions/lower/bin/busybox", REG, 0o755, data=noise(5, 600_000),
-              location="onboot[1]"),
-        Entry("containers/services/faas/lower/usr/bin/faas", REG, 0o755, data=noise(6, service_size),
-              location="services[0]"),
-        Entry("containers/services/faas/lower/etc/resolv.conf", SYMLINK, 0o777,
-              linkname="/run/resolvconf/resolv.conf", location="services[0]"),
-        Entry("etc/faas", DIR, 0o755, location="files[0]"),
-        Entry("etc/faas/version", REG, 0o644, data=b"1", location="files[0]"),
-    ]
 
 
 def build(tmp_path: Path, name: str, stream: list[Entry], layout: str = "segmented") -> InitrdFiles:

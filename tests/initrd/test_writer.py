@@ -14,26 +14,17 @@ import pytest
 import zstandard
 
 from lkcloud import debian
-from lkcloud.assemble.stream import TarSink
 from lkcloud.disk.layout import BLOCK
 from lkcloud.errors import UsageError
 from lkcloud.initrd import archives, build_initrd, read_cpio
 from lkcloud.initrd.pgzip import ParallelGzip
 from lkcloud.oci.unpack import CHAR, DIR, HARDLINK, REG, SYMLINK, Entry
 from lkcloud.process import run
+from tests.initrd.streams import rootfs
 from tests.support.boot import boot_to
 
 MARKER = "LKCLOUD-INITRD-OK"
 EXPECTED = MARKER + " from-cpio"
-
-
-def rootfs(path: Path, entries: list[Entry]) -> Path:
-    with path.open("wb") as fh:
-        sink = TarSink(fh)
-        for entry in entries:
-            sink.add(entry)
-        sink.close()
-    return path
 
 
 BASE = [
