@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import resource
 import sys
 import tarfile
 import tempfile
 import time
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -96,20 +98,28 @@ def reference(work: Path, blobs: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def timed(argv: list[str | Path]) -> tuple[float, int]:
-    """Seconds and output bytes of a compressor writing to stdout."""
-    start = time.perf_counter()
+class Timing(NamedTuple):
+    wall: float  # seconds
+    cpu: float  # seconds of CPU on all cores: what a loaded machine does not distort
+    size: int  # output bytes
+
+
+def timed(argv: list[str | Path]) -> Timing:
+    """A compressor writing to stdout."""
+    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     size = len(run(argv).stdout)
-    return time.perf_counter() - start, size
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Timing(time.perf_counter() - start, cpu, size)
 
 
-def ours(source: Path, out: Path) -> tuple[float, int]:
-    """Seconds and bytes of lkcloud's parallel gzip over the same file, as the initrd writer feeds it."""
-    start = time.perf_counter()
+def ours(source: Path, out: Path) -> Timing:
+    """lkcloud's parallel gzip over the same file, fed as the initrd writer feeds it."""
+    start, cpu = time.perf_counter(), time.process_time()
     with source.open("rb") as src, out.open("wb") as fh, ParallelGzip(fh) as gz:
         while chunk := src.read(1 << 16):
             gz.write(chunk)
-    return time.perf_counter() - start, out.stat().st_size
+    return Timing(time.perf_counter() - start, time.process_time() - cpu, out.stat().st_size)
 
 
 def compression(work: Path, initrd: Path) -> None:
@@ -117,17 +127,17 @@ def compression(work: Path, initrd: Path) -> None:
     cpio = work / "initrd.cpio"
     cpio.write_bytes(b"".join(archives(data)))
     payload = sum(len(part) for part in _compressed_parts(data))
-    gzip_time, gzip_size = timed(["gzip", "-6", "-n", "-c", cpio])
-    pigz_time, pigz_size = timed(["pigz", "-6", "-n", "-c", cpio])
-    our_time, our_size = ours(cpio, work / "ours.gz")
+    gzip6, pigz6 = timed(["gzip", "-6", "-n", "-c", cpio]), timed(["pigz", "-6", "-n", "-c", cpio])
+    mine = ours(cpio, work / "ours.gz")
     print(f"the initrd's cpio: {cpio.stat().st_size / 1e6:.1f} MB")
     print(f"  lkcloud initrd: {payload / 1e6:.1f} MB compressed, {len(data) / 1e6:.1f} MB with the padding")
-    print(f"  gzip -6: {gzip_size / 1e6:.1f} MB in {gzip_time:.2f} s; pigz -6: {pigz_size / 1e6:.1f} MB in "
-          f"{pigz_time:.2f} s; lkcloud's gzip: {our_size / 1e6:.1f} MB in {our_time:.2f} s")
-    print(f"size ratio (lkcloud initrd / gzip -6): {payload / gzip_size:.3f}  (target <= 1.02; "
-          f"{len(data) / gzip_size:.3f} with the zero padding, which stays sparse on disks)")
-    print(f"ratio against pigz -6 on the same bytes: time {our_time / pigz_time:.2f}, size {our_size / pigz_size:.3f}"
-          f"  (time against gzip -6: {our_time / gzip_time:.2f})")
+    for name, took in (("gzip -6", gzip6), ("pigz -6", pigz6), ("lkcloud's gzip", mine)):
+        print(f"  {name}: {took.size / 1e6:.1f} MB in {took.wall:.2f} s ({took.cpu:.2f} s of CPU)")
+    print(f"size ratio (lkcloud initrd / gzip -6): {payload / gzip6.size:.3f}  (target <= 1.02; "
+          f"{len(data) / gzip6.size:.3f} with the zero padding, which stays sparse on disks)")
+    print(f"ratio against pigz -6 on the same bytes: time {mine.wall / pigz6.wall:.2f} "
+          f"(CPU {mine.cpu / pigz6.cpu:.2f}), size {mine.size / pigz6.size:.3f}; "
+          f"time against gzip -6: {mine.wall / gzip6.wall:.2f}")
 
 
 def _compressed_parts(data: bytes) -> list[bytes]:

@@ -1,11 +1,11 @@
 """Where the parts of a disk go, so that a new release moves as few blocks as it can.
 
-Clouds compare and upload disks in 512 KiB blocks (EBS snapshot blocks; our Azure and GCP writers
-use multiples of it), so every large part (kernel, UKI, initrd and each initrd segment) starts
-on a :data:`BLOCK` boundary of the disk. A part that changes then rewrites its own blocks only,
-as long as what comes before it keeps its place: large files get room in :data:`GROWTH` steps
-and the boot partition's size moves in :data:`PARTITION_STEP` steps, so a small growth does not
-shift what follows. What changes most often is put last.
+EBS snapshots are made of 512 KiB blocks (EBS direct APIs write whole blocks; Azure page blobs
+take writes up to 4 MiB, a multiple of it), so every large part (kernel, UKI sections, initrd
+and each initrd segment) starts on a :data:`BLOCK` boundary of the disk. A part that changes
+then rewrites its own blocks only, as long as what comes before it keeps its place: large files
+get room in :data:`GROWTH` steps and the boot partition's size moves in :data:`PARTITION_STEP`
+steps, so a small growth does not shift what follows. What changes most often is put last.
 """
 
 from __future__ import annotations
