@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lkcloud.formats import BuildInputs, bootloader, fat, ids, uki
-from lkcloud.formats.disks import FORMATS
+from lkcloud.disk import bootloader, fat, ids, uki
+from lkcloud.formats import BuildInputs, table
 from lkcloud.formats.gcp import write_tar_gz
 from lkcloud.process import run
 from lkcloud.progress import NULL
@@ -42,6 +42,7 @@ MIB = 1 << 20
 GIB = 1 << 30
 TOOLS_ENV = {"MTOOLS_SKIP_CHECK": "1", "SOURCE_DATE_EPOCH": str(LINUXKIT_MTIME)}
 KERNEL_CACHE = Path.home() / ".cache" / "lkcloud" / "test-kernels"
+FORMATS = table()
 DIGESTS: dict[Path, str] = {}  # content file -> SHA-256, as the build records it while writing
 
 

@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "providers")]
 from azure.storage.blob import BlobServiceClient  # noqa: E402
 
 from lkcloud.artifact import file_digest  # noqa: E402
-from lkcloud.formats import vhd  # noqa: E402
+from lkcloud.disk import vhd  # noqa: E402
 from lkcloud_azure.clients import make_calls  # noqa: E402
 from lkcloud_azure.settings import Timing  # noqa: E402
 from lkcloud_azure.upload import PAGE, PageBlobUploader  # noqa: E402

@@ -30,6 +30,7 @@ class BuildOptions:
     cache: Path | None = None  # defaults to settings.cache_dir()
     pull: bool = False
     compression: str = "gzip"  # gzip | zstd | xz | none
+    initrd_layout: str = "segmented"  # segmented | stream (lkcloud.initrd.segments)
     size: int | None = None  # disk size in bytes, where the format takes one
 
 
@@ -50,7 +51,7 @@ def build(options: BuildOptions, reporter: Reporter = NULL) -> BuildResult:
     from lkcloud.assemble import Assembly, assemble
     from lkcloud.assemble.image import StoreImages
     from lkcloud.assemble.stream import TarSink, generated_mtime
-    from lkcloud.initrd import build_initrd, check_compression
+    from lkcloud.initrd import build_initrd, check_compression, check_layout
     from lkcloud.oci.store import ImageStore
     from lkcloud.settings import cache_dir
     from lkcloud.spec.load import load_files
@@ -59,6 +60,7 @@ def build(options: BuildOptions, reporter: Reporter = NULL) -> BuildResult:
         raise UsageError("no configuration file given")
     wanted = [format_table.get(name) for name in dict.fromkeys(options.formats)]
     check_compression(options.compression)
+    check_layout(options.initrd_layout)
     name = options.name or default_name(options.files[0])
     config = load_files(list(options.files))
     store = ImageStore(cache_dir(flag=options.cache), reporter=reporter)
@@ -80,7 +82,7 @@ def build(options: BuildOptions, reporter: Reporter = NULL) -> BuildResult:
         if any(fmt.needs_kernel for fmt in wanted):
             reporter.step(f"writing the initrd ({options.compression})")
             parts = build_initrd(rootfs, work, compression=options.compression, members=sink.members,
-                                 dir_mtime=mtime)
+                                 dir_mtime=mtime, layout=options.initrd_layout)
             inputs = dataclasses.replace(inputs, cmdline=parts.cmdline, kernel=parts.kernel, initrd=parts.initrd,
                                          initrd_only=parts.initrd_only, ucode=parts.ucode,
                                          kernel_digest=parts.kernel_digest, initrd_digest=parts.initrd_digest)

@@ -161,14 +161,19 @@ def test_minimal_kernel_initrd(compat_dir: Path, tmp_path: Path) -> None:
     assert not any(name.startswith("boot/") for name in tree)
 
 
-def test_ucode_prepended_and_tar_kernel_initrd(compat_dir: Path, tmp_path: Path, home: Path) -> None:
+@pytest.mark.parametrize(("layout", "archives_at"), [("segmented", 512 * 1024), ("stream", 5)])
+def test_ucode_prepended_and_tar_kernel_initrd(compat_dir: Path, tmp_path: Path, home: Path, layout: str,
+                                               archives_at: int) -> None:
+    """The ucode comes first; the segmented layout gives it the first 512 KiB block."""
     name = next(n for n in CONFIGS if "intel-ucode.cpio" in (compat_dir / n).read_text())
-    _, outputs = run_build(compat_dir / name, tmp_path, formats=("kernel+initrd", "tar-kernel-initrd", "docker"))
+    _, outputs = run_build(compat_dir / name, tmp_path, formats=("kernel+initrd", "tar-kernel-initrd", "docker"),
+                           initrd_layout=layout)
     initrd = outputs["kernel+initrd"][1].read_bytes()
-    assert initrd.startswith(b"UCODE") and initrd[5:7] == b"\x1f\x8b"
+    assert initrd.startswith(b"UCODE") and not any(initrd[5:archives_at])
+    assert initrd[archives_at : archives_at + 2] == b"\x1f\x8b"
     with tarfile.open(outputs["tar-kernel-initrd"][0]) as tar:
         assert tar.getnames() == ["kernel", "initrd.img", "cmdline", "ucode.cpio"]
-        assert tar.extractfile("initrd.img").read() == initrd[5:]  # type: ignore[union-attr]
+        assert tar.extractfile("initrd.img").read() == initrd[archives_at:]  # type: ignore[union-attr]
     with tarfile.open(outputs["docker"][0]) as tar:
         assert tar.getnames()[-1] == "Dockerfile"
         assert b"ENTRYPOINT" in tar.extractfile("Dockerfile").read()  # type: ignore[union-attr]
@@ -209,3 +214,4 @@ def test_cli_build_json(compat_dir: Path, tmp_path: Path, capsys: pytest.Capture
     result = json.loads(capsys.readouterr().out)
     assert result["name"] == "mini" and result["outputs"] == {"tar": [str(tmp_path / "out" / "mini.tar")]}
     assert main(["build", str(compat_dir / "minimal.yml"), "--compression", "lz4", "--dir", str(tmp_path)]) == 2
+    assert main(["build", str(compat_dir / "minimal.yml"), "--initrd-layout", "zigzag", "--dir", str(tmp_path)]) == 2

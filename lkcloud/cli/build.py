@@ -38,11 +38,14 @@ def register(app: typer.Typer) -> None:
         cache: Path | None = typer.Option(None, "--cache", help="Image cache directory."),
         pull: bool = typer.Option(False, "--pull", help="Pull images even when cached."),
         compression: str = typer.Option("gzip", "--compression", help="Initrd compression: gzip, zstd, xz, none."),
+        initrd_layout: str = typer.Option(
+            "segmented", "--initrd-layout",
+            help="segmented (one archive per component, each on a 512 KiB boundary) or stream (one archive)."),
         size: str | None = typer.Option(None, "--size", help="Disk size for disk formats (e.g. 1G)."),
     ) -> None:
         """Build a LinuxKit configuration into kernel+initrd, tar or disk images."""
         options = BuildOptions(files=tuple(files), formats=tuple(formats), name=name, outdir=outdir, arch=arch,
-                               cache=cache, pull=pull, compression=compression,
+                               cache=cache, pull=pull, compression=compression, initrd_layout=initrd_layout,
                                size=parse_size(size) if size else None)
         result = build(options, reporter())
         emit(result, lambda: _render(result))

@@ -3,7 +3,8 @@
 Each format module exposes ``FORMATS: dict[str, Format]``; :data:`MODULES` lists them and
 :func:`table` merges them. A writer receives the kernel, initrd and cmdline (built once per
 build) and, for formats that need it, the root filesystem tar, and writes its outputs
-atomically under ``inputs.outdir``.
+atomically under ``inputs.outdir``. The disk building blocks the writers use (partition tables,
+FAT, UKI, syslinux, VHD footers, sparse tars) are in :mod:`lkcloud.disk`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ from lkcloud.platform import BootMode
 from lkcloud.progress import Reporter
 from lkcloud.reproducible import LINUXKIT_MTIME
 
-# Modules that contribute formats (each defines FORMATS).
+# Modules that contribute formats (each defines FORMATS), in the order `lkcloud build --help` lists them.
 MODULES = (
-    "lkcloud.formats.basic",  # kernel+initrd, tar, tar-kernel-initrd, docker
-    "lkcloud.formats.disks",  # raw-efi, raw-bios, raw, aws, gcp, vhd, qcow2, vmdk, iso
+    "lkcloud.formats.kernel_initrd",  # kernel+initrd, tar-kernel-initrd
+    "lkcloud.formats.tar",  # tar, docker
+    "lkcloud.formats.raw",  # raw-efi, raw-bios, raw, aws
+    "lkcloud.formats.gcp",  # gcp
+    "lkcloud.formats.vhd",  # vhd, dynamic-vhd
+    "lkcloud.formats.qemu_img",  # qcow2-bios, qcow2-efi, vmdk
+    "lkcloud.formats.iso",  # iso-bios, iso-efi
 )
 
 

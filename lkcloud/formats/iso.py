@@ -1,85 +1,33 @@
-"""A hybrid ISO that boots four ways: isolinux for BIOS (CD and, through ``isohdpfx.bin``,
-USB/disk) and an El Torito EFI image (a small FAT holding the UKI) for UEFI, made with xorriso.
-
-Files in the tree get the fixed mtime, Rock Ridge ownership is normalised (``-r``) and xorriso
-honours ``SOURCE_DATE_EPOCH``, so the same content gives the same ISO.
-"""
+"""``iso-bios`` and ``iso-efi``: one hybrid ISO (isolinux and an EFI image holding the UKI)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-from lkcloud.formats import BuildInputs, bootloader, fat, raw
-from lkcloud.formats.ids import ContentId
-from lkcloud.process import run
-
-VOLUME_ID = "LKCLOUD"
-BOOT_FILES = ("uki-stub", "isolinux.bin", "isohdpfx.bin", "ldlinux.c32")
-EFI_IMAGE = "boot/efiboot.img"
-
-
-def _efiboot(path: Path, uki: Path, ident: ContentId, epoch: int) -> None:
-    """A FAT12/16 image sized to the UKI, holding it as EFI/BOOT/BOOTX64.EFI."""
-    size = fat.size_for([uki.stat().st_size], fat32=False)
-    with path.open("wb") as fh:
-        fh.truncate(size)
-    volume = fat.Volume(path, 0, size, ident.u32("efiboot-serial"), "EFIBOOT", epoch)
-    fat.make(volume, fat32=False)
-    fat.populate(volume, {"EFI/BOOT/BOOTX64.EFI": uki})
+from lkcloud.disk import bootloader, iso
+from lkcloud.disk.bootdisk import stage_uki
+from lkcloud.formats import BuildInputs, Format
+from lkcloud.formats.staging import Writer, boot_content, disk_format, output
+from lkcloud.fsutil import atomic_path
+from lkcloud.platform import BootMode
+from lkcloud.progress import Reporter
 
 
-def _tree(inputs: BuildInputs, root: Path, uki: Path, ident: ContentId) -> None:
-    kernel, initrd = raw.kernel_and_initrd(inputs)
-    (root / "isolinux").mkdir(parents=True)
-    (root / "boot").mkdir()
-    shutil.copyfile(bootloader.path("isolinux.bin"), root / "isolinux" / "isolinux.bin")
-    shutil.copyfile(bootloader.path("ldlinux.c32"), root / "isolinux" / "ldlinux.c32")
-    (root / "isolinux" / "isolinux.cfg").write_bytes(
-        bootloader.syslinux_cfg(inputs.cmdline, "/boot/vmlinuz", "/boot/initrd.img")
-    )
-    shutil.copyfile(kernel, root / "boot" / "vmlinuz")
-    shutil.copyfile(initrd, root / "boot" / "initrd.img")
-    _efiboot(root / EFI_IMAGE, uki, ident, inputs.source_date_epoch)
-    for item in [*sorted(root.rglob("*"), reverse=True), root]:
-        os.utime(item, (inputs.source_date_epoch, inputs.source_date_epoch), follow_symlinks=False)
-        item.chmod(0o755 if item.is_dir() else 0o644)
+def iso_image(suffix: str) -> Writer:
+    def write(inputs: BuildInputs, reporter: Reporter) -> list[Path]:
+        content = boot_content(inputs)
+        target = output(inputs, suffix, reporter)
+        bootloader.require(*iso.BOOT_FILES)
+        uki = stage_uki(content, inputs.workdir)
+        with atomic_path(target) as tmp:
+            iso.write_iso(content, inputs.workdir, tmp, uki)
+        return [target]
+
+    return write
 
 
-def write_iso(inputs: BuildInputs, target: Path, uki: Path, ident: ContentId) -> None:
-    """Write the hybrid ISO to ``target``."""
-    bootloader.require(*BOOT_FILES)
-    root = inputs.workdir / "iso" / ident.digest[:16]
-    if root.exists():
-        shutil.rmtree(root)
-    _tree(inputs, root, uki, ident)
-    argv: list[str | Path] = [
-        "xorriso",
-        "-as",
-        "mkisofs",
-        "-o",
-        target,
-        "-V",
-        VOLUME_ID,
-        "-J",
-        "-r",
-        "-b",
-        "isolinux/isolinux.bin",
-        "-c",
-        "isolinux/boot.cat",
-        "-no-emul-boot",
-        "-boot-load-size",
-        "4",
-        "-boot-info-table",
-        "-isohybrid-mbr",
-        bootloader.path("isohdpfx.bin"),
-        "-eltorito-alt-boot",
-        "-e",
-        EFI_IMAGE,
-        "-no-emul-boot",
-        "-isohybrid-gpt-basdat",
-        root,
-    ]
-    run(argv, env={"SOURCE_DATE_EPOCH": str(inputs.source_date_epoch), "TZ": "UTC"})
-    shutil.rmtree(root)
+FORMATS: dict[str, Format] = {
+    "iso-bios": disk_format("iso-bios", ".iso", iso_image(".iso"), BootMode.HYBRID, "hybrid ISO (isolinux + EFI)"),
+    "iso-efi": disk_format("iso-efi", "-efi.iso", iso_image("-efi.iso"), BootMode.HYBRID,
+                           "hybrid ISO (isolinux + EFI)"),
+}

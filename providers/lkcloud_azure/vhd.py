@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkcloud.disk import vhd as vhd_format
 from lkcloud.errors import BuildError, UsageError
-from lkcloud.formats import vhd as vhd_format
 
 MIB = 1 << 20
 FOOTER = vhd_format.FOOTER_SIZE

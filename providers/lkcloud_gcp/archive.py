@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from lkcloud.formats import gnutar, sparse
+from lkcloud.disk import gnutar, sparse
 from lkcloud.formats.gcp import LEVEL, MEMBER
-from lkcloud.pgzip import ParallelGzip
+from lkcloud.initrd.pgzip import ParallelGzip
 
 GIB = 1 << 30
-VERSION = "2"  # bump when the bytes produced for the same disk change (names resumable sessions)
+VERSION = "3"  # bump when the bytes produced for the same disk change (names resumable sessions)
 
 
 class _Pieces:

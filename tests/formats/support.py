@@ -32,7 +32,7 @@ def content_digest(path: Path, length: int | None = None) -> str:
     equal for equal bytes however the holes are allocated."""
     import hashlib
 
-    from lkcloud.formats import sparse
+    from lkcloud.disk import sparse
 
     size = path.stat().st_size if length is None else length
     digest = hashlib.sha256(str(size).encode())

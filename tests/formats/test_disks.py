@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from lkcloud.disk import gnutar, gpt, mbr, vhd
+from lkcloud.disk.bootloader import FILES, BootFile
+from lkcloud.disk.ids import VHD_EPOCH
 from lkcloud.errors import BuildError, ToolMissingError, UsageError
-from lkcloud.formats import gnutar, gpt, mbr, table, vhd
-from lkcloud.formats.bootloader import FILES, BootFile
-from lkcloud.formats.disks import FORMATS
-from lkcloud.formats.ids import VHD_EPOCH
+from lkcloud.formats import table
 from lkcloud.platform import BootMode
 from lkcloud.process import run
 from lkcloud.progress import NULL
@@ -27,6 +27,7 @@ from tests.support.hello import ONBOOT_MARKER, SERVICE_MARKER, Hello
 
 GIB = 1 << 30
 MIB = 1 << 20
+FORMATS = {name: fmt for name, fmt in table().items() if fmt.boot_mode is not None}  # the disk formats
 EXPECTED_NAMES = {
     "raw-efi": "test-efi.img",
     "raw-bios": "test-bios.img",

@@ -14,7 +14,7 @@ import pytest
 
 from lkcloud.cli import context
 from lkcloud.cli.main import main
-from lkcloud.formats import vhd as vhd_format
+from lkcloud.disk import vhd as vhd_format
 from lkcloud.process import run
 from tests.conftest import ROOT
 from tests.providers.azure.vhds import MIB, make_vhd

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from lkcloud.disk import vhd
 from lkcloud.errors import UsageError
-from lkcloud.formats import vhd
 from lkcloud_azure.vhd import check
 from tests.providers.azure.vhds import MIB, make_vhd
 

@@ -6,7 +6,7 @@ import random
 import uuid
 from pathlib import Path
 
-from lkcloud.formats import vhd
+from lkcloud.disk import vhd
 
 MIB = 1 << 20
 

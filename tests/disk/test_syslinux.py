@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lkcloud.disk import fatwriter, syslinux
 from lkcloud.errors import ToolMissingError
-from lkcloud.formats import fatwriter, syslinux
 from lkcloud.process import run
 
 MIB = 1 << 20

@@ -1,10 +1,11 @@
 """A FAT32 file system laid out in-process: boot sector, FSInfo, two FATs and directories, with
 every file in one contiguous cluster chain, streamed straight into the image at its offset.
 
-:func:`plan` places directories first (the root at cluster 2) then files, each starting on a
-4 KiB boundary; :func:`write_metadata` writes everything but the file data; :func:`write_files`
-streams the data. Timestamps are ``epoch`` read as UTC, names are 8.3 (with the case bits for
-all-lowercase parts) or long names with a ``~N`` short alias, so the same input gives the same bytes.
+:func:`plan` places directories first (the root at cluster 2) then files in the order given,
+each starting on a 4 KiB boundary (or a larger one it asks for) and taking the room it asks for;
+:func:`write_metadata` writes everything but the file data; :func:`write_files` streams the
+data. Timestamps are ``epoch`` read as UTC, names are 8.3 (with the case bits for all-lowercase
+parts) or long names with a ``~N`` short alias, so the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from lkcloud.disk.ids import SECTOR, align_up
 from lkcloud.errors import BuildError
-from lkcloud.formats.ids import SECTOR, align_up
 
 MIN_CLUSTERS = 65525  # fewer and firmware reads the volume as FAT16
 RESERVED = 32
@@ -107,8 +108,9 @@ class Geometry:
         return (self.data_start + (cluster - 2) * self.cluster_sectors) * SECTOR
 
 
-def geometry(size: int, cluster_sectors: int, hidden: int) -> Geometry:
-    """FAT32 geometry for ``size`` bytes: FATs sized for the clusters, data 4 KiB-aligned."""
+def geometry(size: int, cluster_sectors: int, hidden: int, align: int = PAGE) -> Geometry:
+    """FAT32 geometry for ``size`` bytes: FATs sized for the clusters, the data area starting on an
+    ``align``-byte boundary of the disk (reserved sectors take up the difference)."""
     sectors = size // SECTOR
     fat_sectors = 1
     while True:  # the FAT shrinks the data area it describes; a couple of rounds settle it
@@ -117,7 +119,7 @@ def geometry(size: int, cluster_sectors: int, hidden: int) -> Geometry:
         if needed <= fat_sectors:
             break
         fat_sectors = needed
-    reserved = RESERVED + (-(RESERVED + 2 * fat_sectors)) % (PAGE // SECTOR)
+    reserved = RESERVED + (-(hidden + RESERVED + 2 * fat_sectors)) % (align // SECTOR)
     found = Geometry(sectors, cluster_sectors, reserved, fat_sectors, hidden)
     if found.clusters < MIN_CLUSTERS:
         raise BuildError(f"a {size}-byte volume has too few clusters for FAT32 ({found.clusters})")
@@ -132,6 +134,16 @@ class Node:
     size: int  # bytes (0 for directories)
     is_dir: bool
     attributes: int = 0  # of a file: read-only 0x01, hidden 0x02, system 0x04, archive 0x20
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A file to place: its size, the boundary its data starts on (bytes, counted from the start
+    of the disk) and the bytes it takes before the next file (its room to grow)."""
+
+    size: int
+    align: int = PAGE
+    room: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,10 +174,17 @@ def _children(directory: str, nodes: Iterable[Node]) -> list[Node]:
     return [n for n in nodes if n.path and _parent(n.path) == directory]
 
 
-def plan(geo: Geometry, files: Mapping[str, int], attributes: Mapping[str, int] | None = None) -> Layout:
-    """Clusters for every directory and file (``{path: size}``), contiguous, in a stable order;
-    ``attributes`` gives some files their FAT attribute bits."""
-    step = max(1, PAGE // geo.cluster_bytes)
+def _aligned(geo: Geometry, cluster: int, align: int) -> int:
+    """The first cluster from ``cluster`` on whose data starts on an ``align``-byte disk boundary."""
+    if align % geo.cluster_bytes:
+        raise BuildError(f"cannot align files to {align} bytes with {geo.cluster_bytes}-byte clusters")
+    start = geo.hidden * SECTOR + geo.offset(cluster)
+    return cluster + (-start % align) // geo.cluster_bytes
+
+
+def plan(geo: Geometry, files: Mapping[str, int | Placed], attributes: Mapping[str, int] | None = None) -> Layout:
+    """Clusters for every directory and file (``{path: size or Placed}``), each contiguous, files in
+    the order given; ``attributes`` gives some files their FAT attribute bits."""
     nodes: list[Node] = []
     cluster = 2
     directories = _directories(files)
@@ -174,13 +193,14 @@ def plan(geo: Geometry, files: Mapping[str, int], attributes: Mapping[str, int] 
         count = max(1, -(-(entries * 3 + 8) * ENTRY // geo.cluster_bytes))  # room for long names and more
         nodes.append(Node(path, cluster, count, 0, True))
         cluster += count
-    for path in sorted(files):
-        count = -(-files[path] // geo.cluster_bytes)
+    for path, given in files.items():
+        item = given if isinstance(given, Placed) else Placed(given)
+        count = -(-item.size // geo.cluster_bytes)
         if count:
-            cluster = 2 + align_up(cluster - 2, step)
-        nodes.append(Node(path, cluster if count else 0, count, files[path], False, (attributes or {}).get(path, 0)))
-        cluster += count
-    next_free = 2 + align_up(cluster - 2, step)
+            cluster = _aligned(geo, cluster, max(item.align, PAGE))
+        nodes.append(Node(path, cluster if count else 0, count, item.size, False, (attributes or {}).get(path, 0)))
+        cluster += max(count, -(-item.room // geo.cluster_bytes))
+    next_free = _aligned(geo, cluster, PAGE)
     if next_free - 2 > geo.clusters:
         raise BuildError(f"the files need {next_free - 2} clusters; the volume has {geo.clusters}")
     return Layout(geo, tuple(nodes), next_free)

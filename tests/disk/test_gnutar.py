@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lkcloud.formats import gnutar, sparse
+from lkcloud.disk import gnutar, sparse
 from lkcloud.process import run
 
 MIB = 1 << 20

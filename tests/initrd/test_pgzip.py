@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lkcloud import pgzip
+from lkcloud.initrd import pgzip
 from lkcloud.process import run
 
 
@@ -63,3 +63,14 @@ def test_incompressible_blocks_are_stored() -> None:
     blob = _compress(noise + text, 2)
     assert gzip.decompress(blob) == noise + text
     assert len(noise) < len(blob) < len(noise) + len(text) // 2
+
+
+def test_mixed_blocks_are_deflated_as_gzip_would() -> None:
+    """Text and already-compressed data mixed in one block (an initrd's usual content): the block
+    is deflated, not stored for its incompressible start, and the size stays gzip's."""
+    rng = random.Random(5)
+    data = b"".join(rng.randbytes(48 * 1024) + _payload(80 * 1024) for _ in range(24))
+    assert not pgzip.incompressible(data[: pgzip.BLOCK])
+    ours = len(_compress(data, 2))
+    reference = len(gzip.compress(data, compresslevel=6))
+    assert ours <= reference * 1.01

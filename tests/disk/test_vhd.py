@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from lkcloud.disk import vhd
 from lkcloud.errors import BuildError
-from lkcloud.formats import vhd
 from lkcloud.process import run
 
 GIB = 1 << 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from lkcloud.formats import sparse
+from lkcloud.disk import sparse
 
 MIB = 1 << 20
 

@@ -1,9 +1,10 @@
 """A gzip writer that compresses on several cores and still makes one ordinary gzip member.
 
 Input is cut into fixed 1 MiB blocks; each is deflated on a thread (zlib releases the GIL)
-(or stored, when a sample shows it does not compress)
 with the previous block's last 32 KiB as dictionary and ends with a sync flush, the last with
-a final block. The blocks concatenate into one deflate stream; the CRC-32 runs over the input
+a final block. A block is stored instead only when samples taken across all of it do not
+compress (an already-compressed kernel or archive): mixed blocks are deflated, and zlib stores
+their incompressible stretches itself. The blocks concatenate into one deflate stream; the CRC-32 runs over the input
 in order. Fixed block boundaries make the output independent of the number of threads.
 """
 
@@ -19,25 +20,35 @@ from typing import BinaryIO
 
 BLOCK = 1 << 20
 WINDOW = 32 * 1024
-SAMPLE = 64 * 1024
+SAMPLES = 16  # spread evenly over a block
+SAMPLE = 1024
 STORE_RATIO = 0.98
+MEM_LEVEL = 8  # gzip's and pigz's: 9 makes larger deflate blocks, worse on mixed content
 HEADER = b"\x1f\x8b\x08\x00" + b"\0\0\0\0" + b"\x00\xff"  # deflate, no flags, mtime 0, OS unknown
 
 
 def incompressible(data: bytes) -> bool:
-    """True when a quick sample does not shrink: already-compressed kernels and initrds are stored,
-    not ground through deflate for nothing. Decided by content alone, so output stays reproducible."""
-    sample = data[:SAMPLE]
-    return len(sample) == SAMPLE and len(zlib.compress(sample, 1)) > len(sample) * STORE_RATIO
+    """True when no sample across the block shrinks: already-compressed kernels and initrds are
+    stored, not ground through deflate for nothing. A block that is only partly incompressible
+    (text after a compressed file, as often in an initrd) is deflated. Decided by content alone,
+    so output stays reproducible."""
+    if len(data) < SAMPLES * SAMPLE:
+        return False
+    stride = len(data) // SAMPLES
+    for at in range(0, SAMPLES * stride, stride):
+        sample = data[at : at + SAMPLE]
+        if len(zlib.compress(sample, 1)) <= len(sample) * STORE_RATIO:
+            return False
+    return True
 
 
 def _deflate(data: bytes, dictionary: bytes, level: int, last: bool) -> bytes:
     if level and incompressible(data):
         level = 0
     if dictionary:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15, MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
     else:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15, MEM_LEVEL)
     return comp.compress(data) + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from lkcloud.disk import gpt, mbr
 from lkcloud.errors import BuildError
-from lkcloud.formats import gpt, mbr
 from lkcloud.process import run
 
 SIZE = 64 << 20

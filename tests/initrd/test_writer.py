@@ -1,4 +1,4 @@
-"""The initrd writer: newc cpio, compression, kernel split-out, and a real boot."""
+"""The initrd writer: newc cpio, compression, kernel split-out, both layouts, and real boots."""
 
 from __future__ import annotations
 
@@ -13,25 +13,18 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from lkcloud.assemble.stream import TarSink
-from lkcloud.initrd import build_initrd, read_cpio
+from lkcloud.disk.layout import BLOCK
+from lkcloud.errors import UsageError
+from lkcloud.initrd import archives, build_initrd, read_cpio
+from lkcloud.initrd.pgzip import ParallelGzip
 from lkcloud.oci.unpack import CHAR, DIR, HARDLINK, REG, SYMLINK, Entry
-from lkcloud.pgzip import ParallelGzip
 from lkcloud.pkg import debian
 from lkcloud.process import run
+from tests.initrd.streams import rootfs
 from tests.support.boot import boot_to
 
 MARKER = "LKCLOUD-INITRD-OK"
 EXPECTED = MARKER + " from-cpio"
-
-
-def rootfs(path: Path, entries: list[Entry]) -> Path:
-    with path.open("wb") as fh:
-        sink = TarSink(fh)
-        for entry in entries:
-            sink.add(entry)
-        sink.close()
-    return path
 
 
 BASE = [
@@ -49,7 +42,8 @@ BASE = [
 
 
 def test_cpio_layout_split_and_rules(tmp_path: Path) -> None:
-    parts = build_initrd(rootfs(tmp_path / "r.tar", BASE), tmp_path, compression="none", dir_mtime=42)
+    parts = build_initrd(rootfs(tmp_path / "r.tar", BASE), tmp_path, compression="none", dir_mtime=42,
+                         layout="stream")
     assert parts.kernel.read_bytes() == b"KERNEL" and parts.cmdline == "console=ttyS0"
     assert parts.ucode is not None and parts.ucode.read_bytes() == b"UCODE!!!"
     combined = parts.initrd.read_bytes()
@@ -71,18 +65,37 @@ def test_cpio_layout_split_and_rules(tmp_path: Path) -> None:
     assert parts.initrd_digest == hashlib.sha256(combined).hexdigest()  # taken while writing, ucode included
 
 
+def test_segmented_ucode_takes_the_first_block(tmp_path: Path) -> None:
+    parts = build_initrd(rootfs(tmp_path / "r.tar", BASE), tmp_path, compression="gzip")
+    combined = parts.initrd.read_bytes()
+    assert combined[:BLOCK] == b"UCODE!!!" + bytes(BLOCK - 8)  # the early microcode loader skips the zeros
+    assert combined[BLOCK:] == parts.initrd_only.read_bytes()
+    assert [(s.name, s.offset) for s in parts.segments] == [("ucode", 0), ("rootfs", BLOCK)]
+    assert len(combined) % BLOCK == 0
+    assert parts.initrd_digest == hashlib.sha256(combined).hexdigest()
+
+
+def test_unknown_layout_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="initrd layout"):
+        build_initrd(rootfs(tmp_path / "r.tar", BASE), tmp_path, layout="zigzag")
+
+
+@pytest.mark.parametrize("layout", ["segmented", "stream"])
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "xz", "none"])
-def test_compressions_round_trip_and_reproduce(tmp_path: Path, compression: str) -> None:
+def test_compressions_round_trip_and_reproduce(tmp_path: Path, compression: str, layout: str) -> None:
     tar = rootfs(tmp_path / "r.tar", BASE)
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
-    first = build_initrd(tar, tmp_path / "a", compression=compression)
-    second = build_initrd(tar, tmp_path / "b", compression=compression)
+    first = build_initrd(tar, tmp_path / "a", compression=compression, layout=layout)
+    second = build_initrd(tar, tmp_path / "b", compression=compression, layout=layout)
     data = first.initrd_only.read_bytes()
     assert data == second.initrd_only.read_bytes()
     assert first.initrd_digest == second.initrd_digest == hashlib.sha256(first.initrd.read_bytes()).hexdigest()
-    raw = {"gzip": gzip.decompress, "xz": lzma.decompress, "none": bytes,
-           "zstd": lambda d: zstandard.ZstdDecompressor().decompressobj().decompress(d)}[compression](data)
+    if layout == "stream":
+        raw = {"gzip": gzip.decompress, "xz": lzma.decompress, "none": bytes,
+               "zstd": lambda d: zstandard.ZstdDecompressor().decompressobj().decompress(d)}[compression](data)
+    else:
+        raw = b"".join(archives(data))
     assert next(e[0] for e in read_cpio(raw)) == "bin"
     if compression == "gzip":
         assert data[4:8] == b"\0\0\0\0"  # mtime 0
@@ -136,3 +149,45 @@ def test_busybox_initrd_boots(tmp_path: Path, compression: str) -> None:
         Path(f"{prefix}{suffix}").symlink_to(source)
     Path(f"{prefix}-cmdline").write_text("console=ttyS0 panic=-1\n")
     assert EXPECTED in boot_to(prefix, EXPECTED, tmp_path / "state")
+
+
+def _ucode_cpio(tmp_path: Path) -> bytes:
+    """An uncompressed newc archive holding a harmless file where the early loader looks."""
+    tree = tmp_path / "ucode"
+    (tree / "kernel" / "x86" / "microcode").mkdir(parents=True)
+    (tree / "kernel" / "x86" / "microcode" / "lkcloud-test").write_text("ucode")
+    names = ["kernel", "kernel/x86", "kernel/x86/microcode", "kernel/x86/microcode/lkcloud-test"]
+    return run(["cpio", "-o", "-H", "newc", "-R", "0:0", "--reproducible", "--quiet"], cwd=tree,
+               input=("\n".join(names) + "\n").encode()).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.boot
+@pytest.mark.parametrize("compression", ["gzip", "xz", "none"])
+def test_segmented_initrd_with_ucode_boots(tmp_path: Path, compression: str) -> None:
+    """The kernel unpacks the ucode archive, the zeros after it, and one archive per component."""
+    kernel, busybox = _boot_files(tmp_path)
+    show = " ".join(f"$(/bin/busybox cat {path})" for path in
+                    ("/etc/x", "/lib/modules/x/mod.txt", "/containers/onboot/000-a/lower/hello",
+                     "/kernel/x86/microcode/lkcloud-test"))
+    init = f"#!/bin/busybox sh\n/bin/busybox echo {MARKER} {show}\n/bin/busybox poweroff -f\n"
+    entries = [
+        Entry("boot/kernel", REG, 0o644, data=kernel, location="kernel"),
+        Entry("boot/cmdline", REG, 0o644, data=b"console=ttyS0", location="kernel"),
+        Entry("boot/ucode.cpio", REG, 0o644, data=_ucode_cpio(tmp_path), location="kernel"),
+        Entry("lib/modules/x/mod.txt", REG, 0o644, data=b"modules", location="kernel"),
+        Entry("bin/busybox", REG, 0o755, data=busybox, location="init[0]"),
+        Entry("bin/sh", HARDLINK, 0o755, linkname="bin/busybox", location="init[0]"),
+        Entry("init", REG, 0o755, data=init.encode(), location="init[0]"),
+        Entry("dev/console", CHAR, 0o600, devmajor=5, devminor=1, location="init[0]"),
+        Entry("containers/onboot/000-a/lower/hello", REG, 0o644, data=b"onboot", location="onboot[0]"),
+        Entry("etc/x", REG, 0o644, data=b"from-cpio", location="files[0]"),
+    ]
+    parts = build_initrd(rootfs(tmp_path / "r.tar", entries), tmp_path, compression=compression)
+    assert [s.name for s in parts.segments] == ["ucode", "kernel", "init[0]", "onboot[0]", "files"]
+    prefix = tmp_path / "vm"
+    for suffix, source in (("-kernel", parts.kernel), ("-initrd.img", parts.initrd)):
+        Path(f"{prefix}{suffix}").symlink_to(source)
+    Path(f"{prefix}-cmdline").write_text("console=ttyS0 panic=-1\n")
+    expected = f"{MARKER} from-cpio modules onboot ucode"
+    assert expected in boot_to(prefix, expected, tmp_path / "state")

@@ -8,9 +8,9 @@ import struct
 import uuid
 from pathlib import Path
 
+from lkcloud.disk import vhd
+from lkcloud.disk.ids import SECTOR
 from lkcloud.errors import BuildError
-from lkcloud.formats import vhd
-from lkcloud.formats.ids import SECTOR
 from lkcloud.process import run
 
 _CID = re.compile(rb"^CID=[0-9a-f]{1,8}$", re.MULTILINE)  # qemu prints a random CID without padding

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from lkcloud.disk import fatwriter
 from lkcloud.errors import BuildError
-from lkcloud.formats import fatwriter
 from lkcloud.process import run
 
 MIB = 1 << 20
@@ -119,3 +119,20 @@ def test_syslinux_installs_on_the_layout(volume: Path) -> None:
     run(["fsck.fat", "-n", volume])
     with volume.open("rb") as fh:
         assert fh.read(11)[3:] == b"SYSLINUX"
+
+
+def test_placed_files_start_on_their_boundary_of_the_disk_and_keep_their_room() -> None:
+    geo = fatwriter.geometry(SIZE, 1, MIB // 512, align=512 * 1024)
+    assert (geo.hidden + geo.data_start) * 512 % (512 * 1024) == 0  # the data area starts on a block
+    files = {
+        "syslinux.cfg": fatwriter.Placed(100),
+        "vmlinuz": fatwriter.Placed(3 * MIB + 5, align=512 * 1024, room=4 * MIB),
+        "initrd.img": fatwriter.Placed(5 * MIB, align=512 * 1024),
+    }
+    layout = fatwriter.plan(geo, files)
+    for name in ("vmlinuz", "initrd.img"):
+        assert (MIB + layout.placement(name)) % (512 * 1024) == 0, name
+    assert layout.placement("initrd.img") - layout.placement("vmlinuz") == 4 * MIB  # the room, not the size
+    assert layout.placement("syslinux.cfg") < layout.placement("vmlinuz")  # in the order given
+    grown = fatwriter.plan(geo, {**files, "vmlinuz": fatwriter.Placed(4 * MIB - 7, align=512 * 1024, room=4 * MIB)})
+    assert grown.placement("initrd.img") == layout.placement("initrd.img")

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from lkcloud.formats.ids import MIB, SECTOR, align_up
+from lkcloud.disk.ids import MIB, SECTOR, align_up
 from lkcloud.process import run
 
 FAT32_MIN_BYTES = 40 * MIB  # FAT32 needs >= 65525 clusters; 512-byte clusters reach that at ~33 MiB

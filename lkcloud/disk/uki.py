@@ -2,33 +2,39 @@
 ``.initrd`` appended as PE sections, packed tightly with ``struct`` (no objcopy, no ukify).
 
 Each new section's virtual address follows the previous one, aligned to SectionAlignment; its
-raw data is FileAlignment-aligned (page-aligned for the kernel and initrd, so that copying them
-writes whole pages) and zero-padded; the header's section count, SizeOfImage and
-SizeOfInitializedData are updated, the checksum is zero and the certificate directory cleared.
+raw data is FileAlignment-aligned and zero-padded. The kernel and the initrd start on a
+:data:`~lkcloud.disk.layout.BLOCK` boundary of the file, and the kernel gets room to grow, so
+that (with the UKI itself placed on such a boundary of the disk) a new initrd leaves the
+kernel's blocks alone and a segment of the initrd keeps its disk blocks. The header's section
+count, SizeOfImage and SizeOfInitializedData are updated, the checksum is zero and the
+certificate directory cleared.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from lkcloud.disk import layout
+from lkcloud.disk.fatwriter import copy_file
+from lkcloud.disk.ids import align_up
 from lkcloud.errors import BuildError
-from lkcloud.formats.fatwriter import copy_file
-from lkcloud.formats.ids import align_up
 
 SECTION_SIZE = 40
 DATA_READ = 0x40000040  # IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ
 _SECTION = struct.Struct("<8sIIIIIIHHI")
 CERTIFICATE_DIRECTORY = 4
-PAGE = 4096  # file-backed sections (kernel, initrd) start on a page of the image file
 
 
 @dataclass(frozen=True)
 class Section:
     name: str  # at most 8 bytes, e.g. ".linux"
     source: Path | bytes
+    align: int = 0  # where its raw data starts in the file (0: FileAlignment)
+    room: int = 0  # file bytes it takes before the next section, at least its padded size
 
     @property
     def size(self) -> int:
@@ -80,8 +86,7 @@ def _headers(stub: bytes, pe: _Pe, sections: list[Section]) -> tuple[bytes, list
     added = 0
     for index, section in enumerate(sections):
         size = section.size
-        if not isinstance(section.source, bytes):  # page-aligned: whole pages are written, never merged
-            raw = align_up(raw, max(pe.file_alignment, PAGE))
+        raw = align_up(raw, max(pe.file_alignment, section.align))
         raw_size = align_up(size, pe.file_alignment)
         name = section.name.encode().ljust(8, b"\0")
         _SECTION.pack_into(
@@ -90,7 +95,7 @@ def _headers(stub: bytes, pe: _Pe, sections: list[Section]) -> tuple[bytes, list
         placed.append((raw, raw_size))
         added += raw_size
         va = align_up(va + size, pe.section_alignment)
-        raw += raw_size
+        raw += max(raw_size, section.room)
     struct.pack_into("<H", out, pe.coff + 2, pe.count + len(sections))
     initialized = struct.unpack_from("<I", out, pe.optional + 8)[0]
     struct.pack_into("<I", out, pe.optional + 8, initialized + added)
@@ -108,7 +113,7 @@ def write(out: BinaryIO, stub: Path, sections: list[Section]) -> None:
     out.write(header)
     position = len(header)
     for section, (raw, raw_size) in zip(sections, placed, strict=True):
-        out.write(bytes(raw - position))
+        out.seek(raw - position, io.SEEK_CUR)  # the gap reads as zeros, and stays a hole in a sparse file
         if isinstance(section.source, bytes):
             out.write(section.source)
         else:
@@ -130,10 +135,10 @@ def os_release(name: str) -> bytes:
 
 
 def sections(name: str, kernel: Path, initrd: Path, cmdline: str) -> list[Section]:
-    """The four sections a systemd-252 stub reads, in the conventional order."""
+    """The four sections a systemd-252 stub reads, in the conventional order, the initrd last."""
     return [
         Section(".osrel", os_release(name)),
         Section(".cmdline", cmdline.encode() + b"\0"),
-        Section(".linux", kernel),
-        Section(".initrd", initrd),
+        Section(".linux", kernel, layout.BLOCK, layout.room(kernel.stat().st_size)),
+        Section(".initrd", initrd, layout.BLOCK),
     ]

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from lkcloud.disk import fat, fatwriter
+from lkcloud.disk.ids import SECTOR
 from lkcloud.errors import BuildError
-from lkcloud.formats import fat, fatwriter
-from lkcloud.formats.ids import SECTOR
 from lkcloud.process import run, which
 from lkcloud.settings import user_cache_dir
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from lkcloud.formats import mbr
+from lkcloud.disk import mbr
 
 
 def test_chs_small_and_clamped() -> None:

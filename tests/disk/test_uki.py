@@ -9,8 +9,8 @@ from pathlib import Path
 import pefile
 import pytest
 
+from lkcloud.disk import bootloader, layout, uki
 from lkcloud.errors import BuildError
-from lkcloud.formats import bootloader, uki
 
 
 @pytest.fixture
@@ -63,3 +63,22 @@ def test_not_a_pe_stub(tmp_path: Path) -> None:
     stub.write_bytes(b"\x7fELF" + bytes(200))
     with pytest.raises(BuildError, match="not a PE"):
         uki.write(io.BytesIO(), stub, [uki.Section(".cmdline", b"x")])
+
+
+def test_kernel_and_initrd_start_on_blocks_with_room_for_the_kernel(built: tuple[bytes, bytes, bytes]) -> None:
+    image, kernel, _ = built
+    by_name = {s.Name.rstrip(b"\0").decode(): s for s in pefile.PE(data=image).sections}
+    linux, initrd = by_name[".linux"], by_name[".initrd"]
+    assert linux.PointerToRawData % layout.BLOCK == 0 and initrd.PointerToRawData % layout.BLOCK == 0
+    assert initrd.PointerToRawData - linux.PointerToRawData == layout.room(len(kernel))  # the kernel may grow
+    assert not any(image[linux.PointerToRawData + linux.SizeOfRawData : initrd.PointerToRawData])
+
+
+def test_gaps_stay_holes_in_a_sparse_file(tmp_path: Path) -> None:
+    kernel, initrd = tmp_path / "k", tmp_path / "i"
+    kernel.write_bytes(b"K" * 1_000_003)
+    initrd.write_bytes(b"I" * 70_001)
+    target = tmp_path / "uki.efi"
+    with target.open("wb") as out:
+        uki.write(out, bootloader.path("uki-stub"), uki.sections("demo", kernel, initrd, "console=ttyS0"))
+    assert target.stat().st_blocks * 512 < target.stat().st_size - layout.BLOCK

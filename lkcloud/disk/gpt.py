@@ -8,9 +8,9 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from lkcloud.disk import mbr
+from lkcloud.disk.ids import SECTOR
 from lkcloud.errors import BuildError
-from lkcloud.formats import mbr
-from lkcloud.formats.ids import SECTOR
 
 ESP_TYPE = uuid.UUID("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
 LEGACY_BIOS_BOOTABLE = 1 << 2  # attribute bit 2: gptmbr.bin boots the partition that has it

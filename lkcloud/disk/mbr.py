@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from lkcloud.disk.ids import SECTOR
 from lkcloud.errors import BuildError
-from lkcloud.formats.ids import SECTOR
 
 BOOT_CODE_SIZE = 440
 ACTIVE = 0x80
