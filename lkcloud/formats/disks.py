@@ -147,8 +147,8 @@ FORMATS: dict[str, Format] = {
         _fmt("vhd", ".vhd", write_fixed_vhd, BootMode.HYBRID, "Azure fixed VHD (Gen1 and Gen2)"),
         _fmt(
             "dynamic-vhd",
-            ".vhd",
-            converted(DiskKind.HYBRID, ".vhd", _dynamic_vhd),
+            "-dynamic.vhd",
+            converted(DiskKind.HYBRID, "-dynamic.vhd", _dynamic_vhd),
             BootMode.HYBRID,
             "dynamic VHD (Hyper-V)",
         ),

@@ -60,8 +60,10 @@ def test_cache_dir_from_env(
 def test_rm_prunes_blobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cache = _seeded(tmp_path)
     before = len(list((cache / "blobs" / "sha256").iterdir()))
-    code, out, _ = _run(capsys, "cache", "rm", "example/two:2", "not/there", "--cache", str(cache))
-    assert code == 0 and "removed example/two:2" in out and "not in the cache: not/there" in out
+    code, out, err = _run(capsys, "cache", "rm", "example/two:2", "not/there", "--cache", str(cache))
+    # As `docker rmi`: what is there is removed, and the command fails for the rest.
+    assert code == 1 and "removed docker.io/example/two:2" in out
+    assert err.splitlines()[0] == f"lkcloud: error: not in the cache at {cache}: docker.io/not/there:latest"
     assert len(list((cache / "blobs" / "sha256").iterdir())) == before - 5  # index, manifest, config, 2 layers
     assert len(ImageStore(cache).images()) == 1
     assert ImageStore(cache).local("example/one:1").layers
