@@ -85,8 +85,8 @@ def rm(
     """Remove images from the cache, and the blobs nothing else uses (exit 1 if one is absent)."""
     names = [str(parse(ref)) for ref in refs]
     store = _store(cache)
-    removed = [name for name in names if store.remove(name, prune=not keep_blobs)]
-    missing = [name for name in names if name not in removed]
+    missing = [name for name in names if store.layout.find(name) is None]  # found without writing anything
+    removed = [name for name in names if name not in missing and store.remove(name, prune=not keep_blobs)]
     emit({"removed": removed, "missing": missing}, "\n".join(f"removed {r}" for r in removed), ids=removed)
     if missing:  # as `docker rmi`: what could be removed is, and the command fails for the rest
         if context.OPTIONS.json:

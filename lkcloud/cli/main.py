@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         with _sigterm_cleans_up():
             return _run(args)
     except Terminated:
-        context.report_error(["terminated"], None, TERMINATED)
+        if context.OPTIONS.json:
+            context.report_error(["terminated"], None, TERMINATED)
+        else:
+            sys.stderr.write("lkcloud: terminated\n")
         return TERMINATED
     finally:
         context.close_reporter()
