@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import secrets
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,27 +173,37 @@ def check_options(options: BuildOptions) -> Plan:
 @contextlib.contextmanager
 def workspace(plan: Plan) -> Iterator[Path]:
     """A private work directory in the output directory (created as needed, which proves it is
-    usable). On any failure the work directory and every directory made for it are removed."""
+    usable), removed at the end; on failure the directories made for it go too."""
     missing = [d for d in (plan.outdir, *plan.outdir.parents) if not d.exists()]
+    work = plan.outdir / f".{plan.name}.build-{secrets.token_hex(6)}"  # named first: an interrupt leaves no stray
+    succeeded = False
     try:
-        plan.outdir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=plan.outdir, prefix=f".{plan.name}.build-"))
-    except OSError as exc:
-        _remove_empty(missing)
-        raise UsageError(f"--dir {plan.outdir}: cannot write there: {exc.strerror or exc}") from exc
-    try:
+        try:
+            plan.outdir.mkdir(parents=True, exist_ok=True)
+            work.mkdir(mode=0o700)
+        except OSError as exc:
+            raise UsageError(f"--dir {plan.outdir}: cannot write there: {exc.strerror or exc}") from exc
         yield work
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        _remove_empty(missing)
-        raise
-    shutil.rmtree(work, ignore_errors=True)
+        succeeded = True
+    finally:
+        _clean_up(work, [] if succeeded else missing)
 
 
-def _remove_empty(directories: Sequence[Path]) -> None:
-    for directory in directories:  # deepest first
-        with contextlib.suppress(OSError):
-            directory.rmdir()
+def _clean_up(work: Path, made: Sequence[Path]) -> None:
+    """Remove ``work``, and the directories in ``made`` that are empty (deepest first); a signal
+    that arrives meanwhile waits until the cleanup is done."""
+    pending: BaseException | None = None
+    for _ in range(3):
+        try:
+            shutil.rmtree(work, ignore_errors=True)
+            for directory in made:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            break
+        except BaseException as exc:  # ^C or SIGTERM during the cleanup: finish it first
+            pending = exc
+    if pending is not None:
+        raise pending
 
 
 # --- stages ----------------------------------------------------------------------------------------

@@ -215,20 +215,20 @@ def read_config_file(path: Path) -> ConfigFile:
     return ConfigFile(path, table, key_lines(text))
 
 
-def _leaves(table: Mapping[str, Any], sections: set[str], prefix: str = "") -> Iterator[tuple[str, Any]]:
+def _leaves(table: Mapping[str, Any], known: Mapping[str, Setting], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every ``(dotted key, value)`` of a TOML table; a table is a section unless a setting has its key."""
     for name, value in table.items():
         key = prefix + name
-        if isinstance(value, Mapping) and key in sections:
-            yield from _leaves(value, sections, key + ".")
+        if isinstance(value, Mapping) and key not in known:
+            yield from _leaves(value, known, key + ".")
         else:
             yield key, value
 
 
 def check_file(config: ConfigFile, known: Mapping[str, Setting]) -> list[str]:
     """Every unknown key (with the nearest known one) and every value of the wrong type."""
-    sections = {".".join(key.split(".")[:i]) for key in known for i in range(1, key.count(".") + 1)}
     problems = []
-    for key, value in _leaves(config.table, sections):
+    for key, value in _leaves(config.table, known):
         setting = known.get(key)
         if setting is None:
             close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 INTERRUPTED = 130
 TERMINATED = 128 + signal.SIGTERM
@@ -96,13 +96,22 @@ def _run(args: list[str]) -> int:
     return returned if isinstance(returned, int) else 0
 
 
+def _exit(code: int) -> NoReturn:
+    if code == INTERRUPTED:
+        # CPython marks ^C "unhandled" when it escaped an exec() of a string (dataclasses make their
+        # methods that way), even when it was handled later, and then kills itself with SIGINT at
+        # exit (status -2, not 130). Evaluating a string clears the mark.
+        eval("None")  # noqa: S307
+    sys.exit(code)
+
+
 def run() -> None:
     """The console script: ^C while still importing exits 130 without a word."""
     try:
         import lkcloud.cli.app  # noqa: F401 (the command tree, imported before main times anything)
     except KeyboardInterrupt:
-        sys.exit(INTERRUPTED)
-    sys.exit(main())
+        _exit(INTERRUPTED)
+    _exit(main())
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ class Outcome:
     code: int
     out: str
     err: str
+    stdout: bytes = b""  # exactly as written (children only)
 
     @property
     def errors(self) -> list[str]:
@@ -129,7 +130,7 @@ def run_child(argv: list[str], cwd: Path, env: Mapping[str, str], stdin: bytes |
     """lkcloud in a child process (``prefix``: a command that runs it, such as setpriv)."""
     proc = subprocess.run([*prefix, sys.executable, "-m", "lkcloud.cli.main", *argv], cwd=cwd,
                           env=child_env(env), input=stdin or b"", capture_output=True, timeout=120, check=False)
-    return Outcome(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    return Outcome(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(), proc.stdout)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:

@@ -135,3 +135,31 @@ def test_registry_down_via_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("lkcloud: error:")]
     assert errors == [f"lkcloud: error: cannot reach registry {host}: connection refused"]
+
+
+def test_export_to_stdout_and_import_from_stdin(tmp_path: Path) -> None:
+    """``lkcloud cache export IMG -o - | lkcloud cache import -``, as ``docker save | ...`` is used."""
+    from tests.cli.conftest import run_child
+
+    cache = _seeded(tmp_path)
+    env = {"LKCLOUD_CACHE": str(cache), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    piped = run_child(["cache", "export", "example/two:2", "-o", "-", "--format", "docker"], tmp_path, env, None)
+    assert piped.code == 0 and piped.err == ""
+    filed = run_child(["cache", "export", "example/two:2", "-o", "two.tar", "--format", "docker"], tmp_path, env, None)
+    assert filed.code == 0
+    assert piped.stdout == (tmp_path / "two.tar").read_bytes()  # the same bytes to a pipe as to a file
+    other = {**env, "LKCLOUD_CACHE": str(tmp_path / "other")}
+    found = run_child(["cache", "import", "-", "-q"], tmp_path, other, (tmp_path / "two.tar").read_bytes())
+    assert found.code == 0, found.err
+    assert found.out.split() == ["docker.io/example/two:2"]
+    assert ImageStore(tmp_path / "other").local("example/two:2") == ImageStore(cache).local("example/two:2")
+
+
+def test_export_refuses_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    cache = _seeded(tmp_path)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, _, err = _run(capsys, "cache", "export", "example/one:1", "-o", "-", "--cache", str(cache))
+    assert code == 2 and "refusing to write binary data to a terminal" in err
