@@ -330,8 +330,17 @@ class Settings:
         return None if value is None else Path(str(value)).expanduser()
 
     def listing(self) -> list[Resolved]:
-        """Every declared setting, resolved without flags (``lkcloud config list``)."""
-        return [self.explain(setting) for setting in declared().values()]
+        """Every declared setting, resolved without flags (``lkcloud config list``); a ConfigError
+        names every value that is of the wrong type."""
+        found, problems = [], []
+        for setting in declared().values():
+            try:
+                found.append(self.explain(setting))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems)
+        return found
 
 
 def cache_dir(settings: Settings | None = None, flag: str | os.PathLike[str] | None = None) -> Path:

@@ -149,10 +149,11 @@ def _plain(command: Any, path: tuple[str, ...]) -> None:
 def apply_conventions(root: Any) -> Any:
     """Plain placeholders on every command; the global options on every leaf command that does
     not already have them."""
+    shared = _global_options()  # parameters hold no per-command state: one set serves every command
     for path, command in walk(root):
         if not isinstance(command, TyperGroup):
             taken = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
-            for param in _global_options():
+            for param in shared:
                 if not set(param.opts) & taken:
                     command.params.append(param)
         _plain(command, path)

@@ -50,3 +50,12 @@ def test_json_names_files_and_sources(cli: Runner, workspace: Path) -> None:
 def test_quiet_lists_the_keys(cli: Runner) -> None:
     keys = cli("config", "list", "-q").out.split()
     assert "cache" in keys and "aws.region" in keys
+
+
+def test_every_bad_value_is_named(cli: Runner) -> None:
+    found = cli("config", "list", env={"LKCLOUD_QEMU_MEM": "lots", "LKCLOUD_AWS_CONCURRENCY": "many"})
+    assert found.code == 2
+    assert [line for line in found.err.splitlines() if line.startswith("lkcloud: error:")] == [
+        "lkcloud: error: LKCLOUD_AWS_CONCURRENCY=many: aws.concurrency expects a whole number, got 'many'",
+        "lkcloud: error: LKCLOUD_QEMU_MEM=lots: qemu.mem expects a whole number, got 'lots'",
+    ]
