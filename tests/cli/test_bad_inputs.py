@@ -50,6 +50,7 @@ BAD: dict[str, Bad] = {
     "build a missing file": Bad(("build", "nope.yml"), 2, ("nope.yml", "No such file")),
     "build a fleet file": Bad(("build", "fleet.yml"), 2, ("fleet.yml", "fleet file", "not a LinuxKit config")),
     "build - without --name": Bad(("build", "-"), 2, ("--name", "standard input"), stdin=b"kernel: {}\n"),
+    "build - twice": Bad(("build", "-", "-", "--name", "x"), 2, ("standard input", "only once"), stdin=b""),
     "build a misspelled image": Bad(("build", "typo.yml"), 1, (
         "typo.yml:7: services[0].image", f"{UNREACHABLE}/lkcloud/helo-service:dev", "not in the cache",
         "connection refused", f"did you mean {UNREACHABLE}/lkcloud/hello-service:dev")),
@@ -78,6 +79,8 @@ BAD: dict[str, Bad] = {
                                           ("--file", "/nonexistent", "No such file or directory")),
     "metadata create --provider unknown": Bad(("metadata", "create", "--entry", "a=b", "--provider", "ibm"), 2,
                                               ("--provider", "ibm")),
+    "metadata create --from missing": Bad(("metadata", "create", "--from", "tree.yml"), 2, ("--from tree.yml",
+                                                                                           "no such file")),
     "metadata show missing": Bad(("metadata", "show", "nope.json"), 2, ("nope.json", "no such file")),
     # --- settings
     "LKCLOUD_* of the wrong type": Bad(("config", "list"), 2, ("LKCLOUD_AWS_CONCURRENCY=abc", "aws.concurrency",
