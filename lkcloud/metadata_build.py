@@ -42,8 +42,10 @@ def _file_leaf(spec: str) -> tuple[str, dict[str, Any]]:
         local, mode = name, maybe_mode
     try:
         content = Path(local).expanduser().read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--file {spec!r}: cannot read {local}: {exc}") from exc
+    except OSError as exc:
+        raise UsageError(f"--file {spec!r}: cannot read {local}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--file {spec!r}: {local} is not UTF-8 text (byte {exc.start})") from exc
     leaf: dict[str, Any] = {"content": content}
     if mode is not None:
         leaf["perm"] = mode.zfill(4)

@@ -1,9 +1,11 @@
-"""Settings in one place: flag > environment (``LKCLOUD_*``) > config file > default.
+"""Settings in one place: flag > ``LKCLOUD_*`` > the cloud's own variables > config files > default.
 
-Each setting is declared once, as a :class:`Setting` with its key, default and help; the
-environment variable is derived from the key (``aws.region`` -> ``LKCLOUD_AWS_REGION``). Config
-files are TOML: ``lkcloud.toml`` in the working directory, then
-``~/.config/lkcloud/config.toml``; a section per provider holds that provider's defaults::
+Each setting is declared once, as a :class:`Setting` with its key, default, type and help; the
+environment variable is derived from the key (``aws.region`` -> ``LKCLOUD_AWS_REGION``), and a
+setting may name its cloud's own variables too (``AWS_REGION``), consulted after it. Config files
+are TOML: the nearest ``lkcloud.toml`` in the working directory or a parent (as git finds its
+repository), then ``~/.config/lkcloud/config.toml``; a section per provider holds that provider's
+defaults::
 
     cache = "/var/cache/lkcloud"
     [aws]
@@ -11,24 +13,32 @@ files are TOML: ``lkcloud.toml`` in the working directory, then
     [gcp]
     project = "my-project"
     zone = "europe-west1-b"
+
+A config file is checked whole when it is read: an unknown key or a value of the wrong type is an
+error naming the file, the line and the key, with the nearest known key as a suggestion.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib
+import logging
 import os
+import re
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from lkcloud.errors import ConfigError
+from lkcloud.platform import Arch, host_arch, parse_arch
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Value = str | int | float | bool | list[str] | None
 
-
+PROJECT_FILE = "lkcloud.toml"
 _KINDS: dict[type, str] = {bool: "true or false", int: "a whole number", float: "a number", str: "text",
                            list: "a list of words"}
 
@@ -36,12 +46,14 @@ _KINDS: dict[type, str] = {bool: "true or false", int: "a whole number", float: 
 @dataclass(frozen=True)
 class Setting:
     """One configurable value: ``key`` is dotted (``section.name``); ``kind`` is the type every
-    source is converted to (inferred from the default when not given)."""
+    source is converted to (inferred from the default when not given); ``cloud_env`` names the
+    cloud's own variables for it (``AWS_REGION``), consulted after ``LKCLOUD_*``."""
 
     key: str
     default: Value = None
     help: str = ""
     kind: type | None = None  # None: the default's type
+    cloud_env: tuple[str, ...] = ()
 
     @property
     def type(self) -> type:
@@ -73,9 +85,10 @@ def _infer(default: Value) -> type:
     return str
 
 
-def declare(key: str, default: Value = None, help: str = "", kind: type | None = None) -> Setting:
+def declare(key: str, default: Value = None, help: str = "", kind: type | None = None,
+            cloud_env: tuple[str, ...] = ()) -> Setting:
     """Declare a setting once, at import time of the module that owns it."""
-    setting = Setting(key, default, help, kind)
+    setting = Setting(key, default, help, kind, tuple(cloud_env))
     REGISTRY[key] = setting
     return setting
 
@@ -83,33 +96,147 @@ def declare(key: str, default: Value = None, help: str = "", kind: type | None =
 CACHE = declare("cache", "~/.lkcloud/cache", "OCI image cache directory (LinuxKit-compatible layout)")
 ARCH = declare("arch", None, "target architecture (amd64 or arm64); defaults to the host's")
 
+# Core modules that declare settings at import time (absent ones are skipped); each provider
+# package (``lkcloud_<name>``) declares its own in ``settings`` (or ``config``).
+DECLARING_MODULES = ("lkcloud.oci.registry", "lkcloud.fleet.defaults")
+PROVIDER_SETTINGS = ("settings", "config")
+
+
+def _import(name: str) -> Any:
+    """The module ``name``, or None when it (or its package) is absent or its imports fail
+    (a provider whose extra is missing declares nothing)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        log.debug("settings of %s not loaded: %s", name, exc)
+        return None
+
+
+def declared() -> dict[str, Setting]:
+    """Every setting lkcloud knows, its declaring modules imported."""
+    for name in DECLARING_MODULES:
+        _import(name)
+    for provider in _provider_names():
+        for module in PROVIDER_SETTINGS:
+            if _import(f"lkcloud_{provider}.{module}") is not None:
+                break
+    return dict(sorted(REGISTRY.items()))
+
+
+def _provider_names() -> list[str]:
+    from lkcloud.provider.registry import PROVIDERS
+
+    return list(PROVIDERS)
+
+
+# --- config files ---------------------------------------------------------------------------------
+def project_file(cwd: Path | None = None) -> Path | None:
+    """The nearest ``lkcloud.toml`` in ``cwd`` or one of its parents."""
+    start = (cwd or Path.cwd()).absolute()
+    for directory in (start, *start.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def user_file() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "lkcloud" / "config.toml"
+
 
 def config_files(cwd: Path | None = None) -> list[Path]:
-    """The config files consulted, in order of precedence."""
-    here = (cwd or Path.cwd()) / "lkcloud.toml"
-    home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "lkcloud" / "config.toml"
-    return [here, home]
+    """The config files consulted, in order of precedence (absent ones included)."""
+    found = project_file(cwd)
+    return [found or (cwd or Path.cwd()) / PROJECT_FILE, user_file()]
 
 
-def _load_file(path: Path) -> dict[str, Any]:
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+def _unquote(dotted: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in dotted.split("."))
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """``{dotted key: line}`` for the assignments of a TOML text (enough to point at a key)."""
+    lines: dict[str, int] = {}
+    section = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            section = _unquote(header.group(1)) + "."
+            continue
+        assign = _ASSIGN.match(line)
+        if assign:
+            lines.setdefault(section + _unquote(assign.group(1)), number)
+    return lines
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A read TOML config file: its values and the line of each key."""
+
+    path: Path
+    table: Mapping[str, Any] = field(default_factory=dict)
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def where(self, key: str) -> str:
+        line = self.lines.get(key)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+    def lookup(self, key: str) -> tuple[bool, Any]:
+        node: Any = self.table
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return False, None
+            node = node[part]
+        return True, node
+
+
+def read_config_file(path: Path) -> ConfigFile:
+    """The file's values (empty when it does not exist); ConfigError when it is not valid TOML."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: {exc}"], hint="fix the TOML syntax of the config file") from exc
+        return ConfigFile(path)
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+    try:
+        text = raw.decode("utf-8")
+        table = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: {exc}"], hint="fix the TOML syntax of the config file") from exc
+    return ConfigFile(path, table, key_lines(text))
 
 
-def _lookup(table: Mapping[str, Any], key: str) -> tuple[bool, Any]:
-    node: Any = table
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
+def _leaves(table: Mapping[str, Any], known: Mapping[str, Setting], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every ``(dotted key, value)`` of a TOML table; a table is a section unless a setting has its key."""
+    for name, value in table.items():
+        key = prefix + name
+        if isinstance(value, Mapping) and key not in known:
+            yield from _leaves(value, known, key + ".")
+        else:
+            yield key, value
+
+
+def check_file(config: ConfigFile, known: Mapping[str, Setting]) -> list[str]:
+    """Every unknown key (with the nearest known one) and every value of the wrong type."""
+    problems = []
+    for key, value in _leaves(config.table, known):
+        setting = known.get(key)
+        if setting is None:
+            close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+            guess = f' (did you mean "{close[0]}"?)' if close else ""
+            problems.append(f'{config.where(key)}: unknown key "{key}"{guess}')
+            continue
+        try:
+            setting.convert(value, config.where(key))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 _TRUE = ("1", "true", "yes", "on")
@@ -143,29 +270,53 @@ def _convert(value: Any, kind: type) -> Value:
     return str(value)
 
 
+# --- resolution ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resolved:
+    """A setting's value and where it came from: ``source`` is ``flag``, ``env``, ``file`` or
+    ``default``; ``origin`` names it (``LKCLOUD_CACHE``, ``AWS_REGION``, ``lkcloud.toml:3``)."""
+
+    setting: Setting
+    value: Value
+    source: str
+    origin: str
+    file: Path | None = None
+
+
 class Settings:
     """Resolves declared settings from flags, the environment and the config files."""
 
     def __init__(self, *, files: list[Path] | None = None, env: Mapping[str, str] | None = None) -> None:
         self._env = dict(os.environ if env is None else env)
-        self._files = [(path, _load_file(path)) for path in (config_files() if files is None else files)]
+        self.files = [read_config_file(path) for path in (config_files() if files is None else files)]
+        known = declared() if any(config.table for config in self.files) else {}
+        problems = [problem for config in self.files for problem in check_file(config, known)]
+        if problems:
+            raise ConfigError(problems, hint="'lkcloud config list' shows every setting and its key")
 
-    def get(self, setting: Setting, flag: Value = None) -> Value:
-        """The value of ``setting``: the flag if given, else env, else config files, else default."""
-        return self.resolve(setting, flag)[0]
+    def explain(self, setting: Setting, flag: Value = None, flag_name: str = "flag") -> Resolved:
+        """The value of ``setting`` and its origin, in the one order of precedence."""
+        if flag is not None:
+            return Resolved(setting, flag, "flag", flag_name)
+        for name in (setting.env, *setting.cloud_env):
+            raw = self._env.get(name, "")
+            if raw != "":
+                return Resolved(setting, setting.convert(raw, f"{name}={raw}"), "env", name)
+        for config in self.files:
+            found, value = config.lookup(setting.key)
+            if found:
+                where = config.where(setting.key)
+                return Resolved(setting, setting.convert(value, where), "file", where, config.path)
+        return Resolved(setting, setting.default, "default", "default")
 
     def resolve(self, setting: Setting, flag: Value = None) -> tuple[Value, str]:
         """The value and where it came from (``flag``, ``env``, a file path, ``default``)."""
-        if flag is not None:
-            return flag, "flag"
-        if setting.env in self._env and self._env[setting.env] != "":
-            raw = self._env[setting.env]
-            return setting.convert(raw, f"{setting.env}={raw}"), "env"
-        for path, table in self._files:
-            found, value = _lookup(table, setting.key)
-            if found:
-                return setting.convert(value, str(path)), str(path)
-        return setting.default, "default"
+        found = self.explain(setting, flag)
+        return found.value, str(found.file) if found.file is not None else found.source
+
+    def get(self, setting: Setting, flag: Value = None) -> Value:
+        """The value of ``setting``: the flag if given, else env, else config files, else default."""
+        return self.explain(setting, flag).value
 
     def text(self, setting: Setting, flag: str | None = None) -> str | None:
         value = self.get(setting, flag)
@@ -175,12 +326,34 @@ class Settings:
         value = self.get(setting, None if flag is None else os.fspath(flag))
         return None if value is None else Path(str(value)).expanduser()
 
+    def listing(self) -> list[Resolved]:
+        """Every declared setting, resolved without flags (``lkcloud config list``); a ConfigError
+        names every value that is of the wrong type."""
+        found, problems = [], []
+        for setting in declared().values():
+            try:
+                found.append(self.explain(setting))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ConfigError(problems)
+        return found
+
 
 def cache_dir(settings: Settings | None = None, flag: str | os.PathLike[str] | None = None) -> Path:
     """The image cache directory (``--cache`` > ``LKCLOUD_CACHE`` > config > default)."""
     path = (settings or Settings()).path(CACHE, flag)
     assert path is not None
     return path
+
+
+def target_arch(flag: str | None = None, settings: Settings | None = None) -> Arch:
+    """The architecture to build for: ``--arch`` > ``LKCLOUD_ARCH`` > config > this machine's;
+    a bad value is a UsageError naming where it came from."""
+    found = (settings or Settings()).explain(ARCH, flag, "--arch")
+    if found.value is None:
+        return host_arch()
+    return parse_arch(str(found.value), found.origin if found.source != "flag" else "--arch")
 
 
 def user_cache_dir() -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from lkcloud import formats as format_table
 from lkcloud.build import BuildOptions, BuildResult, build
 from lkcloud.cli.context import emit, reporter
 from lkcloud.errors import UsageError
@@ -24,28 +25,38 @@ def parse_size(text: str) -> int:
 
 
 def _render(result: BuildResult) -> str:
-    return "\n".join(str(path) for paths in result.outputs.values() for path in paths)
+    return "\n".join(str(path) for path in result.paths)
+
+
+def _format_help() -> str:
+    return "Output format (repeatable): " + ", ".join(format_table.table()) + "."
 
 
 def register(app: typer.Typer) -> None:
+    format_help = _format_help()
+
     @app.command("build")
     def build_command(  # noqa: PLR0917 (typer maps parameters to options)
-        files: list[Path] = typer.Argument(..., help="LinuxKit YAML files, merged in order."),
-        formats: list[str] = typer.Option(["kernel+initrd"], "--format", "-f", help="Output format (repeatable)."),
-        name: str | None = typer.Option(None, "--name", help="Output base name (default: first file's name)."),
-        outdir: Path = typer.Option(Path("."), "--dir", help="Output directory."),
-        arch: str = typer.Option("amd64", "--arch", help="Target architecture (amd64, arm64)."),
-        cache: Path | None = typer.Option(None, "--cache", help="Image cache directory."),
+        files: list[Path] = typer.Argument(..., help="LinuxKit YAML files, merged in order ('-': standard input)."),
+        formats: list[str] = typer.Option(["kernel+initrd"], "--format", "-f", help=format_help),
+        name: str | None = typer.Option(None, "--name", help="Output base name (default: the first file's name)."),
+        outdir: Path = typer.Option(Path("."), "--dir", help="Output directory (created if needed)."),
+        arch: str | None = typer.Option(None, "--arch",
+                                        help="Target architecture: amd64 or arm64 (default: LKCLOUD_ARCH, "
+                                             "lkcloud.toml, else this machine's)."),
+        cache: Path | None = typer.Option(None, "--cache", help="Image cache directory (default: LKCLOUD_CACHE or "
+                                                                "~/.lkcloud/cache)."),
         pull: bool = typer.Option(False, "--pull", help="Pull images even when cached."),
         compression: str = typer.Option("gzip", "--compression", help="Initrd compression: gzip, zstd, xz, none."),
         initrd_layout: str = typer.Option(
             "segmented", "--initrd-layout",
             help="segmented (one archive per component, each on a 512 KiB boundary) or stream (one archive)."),
-        size: str | None = typer.Option(None, "--size", help="Disk size for disk formats (e.g. 1G)."),
+        size: str | None = typer.Option(None, "--size", help="Disk size for disk formats (e.g. 1G; a bare number "
+                                                             "is MiB)."),
     ) -> None:
         """Build a LinuxKit configuration into kernel+initrd, tar or disk images."""
         options = BuildOptions(files=tuple(files), formats=tuple(formats), name=name, outdir=outdir, arch=arch,
                                cache=cache, pull=pull, compression=compression, initrd_layout=initrd_layout,
                                size=parse_size(size) if size else None)
         result = build(options, reporter())
-        emit(result, lambda: _render(result))
+        emit(result, lambda: _render(result), ids=[str(path) for path in result.paths])

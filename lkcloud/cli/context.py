@@ -1,18 +1,26 @@
-"""Global CLI options (--debug, --json, --quiet), output rendering, and the terminal reporter."""
+"""Global CLI options (--debug, --json, --quiet), output rendering, errors, and the terminal reporter."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import enum
 import json
+import logging
+import os
 import sys
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO
 
+from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter, Task
+
+STDIO = "-"  # a file name that means standard input or output
 
 
 @dataclass
@@ -23,6 +31,21 @@ class Options:
 
 
 OPTIONS = Options()
+
+
+def reset() -> None:
+    """The options of a fresh command (the CLI runs several in one process under test)."""
+    if OPTIONS.debug:
+        logging.getLogger().setLevel(logging.WARNING)
+    OPTIONS.debug = OPTIONS.json = OPTIONS.quiet = False
+
+
+def set_debug(on: bool) -> None:
+    """--debug: debug log lines on stderr, tracebacks on errors."""
+    OPTIONS.debug = OPTIONS.debug or on
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if OPTIONS.debug:
+        logging.getLogger().setLevel(logging.DEBUG)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -68,6 +91,93 @@ def say(message: str) -> None:
         sys.stderr.flush()
 
 
+def report_error(problems: list[str], hint: str | None, exit_code: int, *, internal: bool = False) -> None:
+    """An error for people (one ``lkcloud: error:`` line per problem, then the hint, on stderr)
+    or, under --json, one object on stdout: ``{"error", "problems", "hint", "exit_code"}``."""
+    if OPTIONS.json:
+        document = {"error": problems[0] if len(problems) == 1 else "; ".join(problems), "problems": problems,
+                    "hint": hint, "exit_code": exit_code}
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        sys.stdout.flush()
+        return
+    label = "internal error" if internal else "error"
+    sys.stderr.write("".join(f"lkcloud: {label}: {problem}\n" for problem in problems))
+    if hint:
+        sys.stderr.write(f"lkcloud: hint: {hint}\n")
+    sys.stderr.flush()
+
+
+# --- files named on the command line (``-`` for standard input or output) ------------------------
+def check_output(path: Path, option: str) -> None:
+    """Before any work: ``path`` (not ``-``) can be created, its directory exists and is
+    writable; a UsageError naming ``option`` otherwise. Nothing is left behind."""
+    if str(path) == STDIO:
+        return
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory", hint="name a file to write")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: no such directory {parent}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write there: {exc.strerror or exc}") from exc
+    os.close(fd)
+    os.unlink(probe)
+
+
+def binary_stdout(option: str) -> BinaryIO:
+    """Standard output for binary data; refused when it is a terminal (as ``docker save`` does)."""
+    if sys.stdout.isatty():
+        raise UsageError(f"{option} -: refusing to write binary data to a terminal",
+                         hint="redirect standard output to a file or a pipe")
+    sys.stdout.flush()
+    return sys.stdout.buffer
+
+
+def check_input(path: Path, what: str = "") -> None:
+    """Before any work: ``path`` (not ``-``) is a readable file."""
+    if str(path) == STDIO:
+        return
+    label = f"{what} {path}".strip()
+    if not path.exists():
+        raise UsageError(f"{label}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{label}: is a directory, not a file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{label}: cannot read: permission denied")
+
+
+# --- progress --------------------------------------------------------------------------------------
+def _amount(n: float, unit: str) -> str:
+    if unit != "B":
+        return f"{n:g} {unit}".rstrip()
+    for name in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or name == "GiB":
+            return f"{n:.0f} {name}" if name == "B" else f"{n:.1f} {name}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+class _PlainTask:
+    """A task off a terminal: one line when it is done, with the amount and the rate."""
+
+    def __init__(self, description: str, unit: str) -> None:
+        self._description, self._unit = description, unit
+        self._count = 0
+        self._start = time.monotonic()
+
+    def advance(self, amount: int = 1) -> None:
+        self._count += amount
+
+    def done(self) -> None:
+        if not self._count:
+            return
+        seconds = max(time.monotonic() - self._start, 1e-3)
+        rate = f", {_amount(self._count / seconds, self._unit)}/s" if self._unit == "B" else ""
+        say(f"{self._description}: {_amount(self._count, self._unit)} in {seconds:.1f} s{rate}")
+
+
 class _RichTask:
     def __init__(self, progress: Any, task_id: Any) -> None:
         self._progress = progress
@@ -82,13 +192,20 @@ class _RichTask:
 
 
 class TerminalReporter:
-    """Status lines on stderr, and progress bars when stderr is a terminal."""
+    """Status lines on stderr; progress bars (bytes, rate, time left) when stderr is a terminal,
+    else one plain line per finished task."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: IO[str] | None = None) -> None:
         self._progress: Any = None
+        self._stream = stream
+
+    @property
+    def stream(self) -> IO[str]:
+        return self._stream or sys.stderr
 
     def _bars(self) -> Any:
         if self._progress is None:
+            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
@@ -101,9 +218,10 @@ class TerminalReporter:
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
+                DownloadColumn(binary_units=True),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
+                console=Console(file=self.stream),
                 transient=True,
             )
             self._progress.start()
@@ -113,8 +231,10 @@ class TerminalReporter:
         say(message)
 
     def task(self, description: str, total: int | None = None, unit: str = "B") -> Task:
-        if OPTIONS.quiet or OPTIONS.json or not sys.stderr.isatty():
+        if OPTIONS.quiet or OPTIONS.json:
             return NULL.task(description, total, unit)
+        if unit != "B" or not self.stream.isatty():
+            return _PlainTask(description, unit)
         bars = self._bars()
         return _RichTask(bars, bars.add_task(description, total=total))
 
@@ -138,3 +258,14 @@ def reporter() -> Reporter:
 def close_reporter() -> None:
     if _REPORTER is not None:
         _REPORTER.close()
+
+
+@contextlib.contextmanager
+def spooled_stdin(directory: Path) -> Iterator[BinaryIO]:
+    """Standard input copied to an unnamed file in ``directory`` (for readers that seek)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory) as spool:
+        while chunk := sys.stdin.buffer.read(1 << 20):
+            spool.write(chunk)
+        spool.seek(0)
+        yield spool

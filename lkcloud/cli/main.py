@@ -1,109 +1,117 @@
-"""The ``lkcloud`` command: global options, command registration, and error handling."""
+"""The ``lkcloud`` entry point: run a command and turn every outcome into an exit code.
+
+Exit codes: 0 success, 1 failure, 2 bad input (usage errors and invalid files), 130 interrupted
+(^C, silent while lkcloud is still starting), 143 terminated (SIGTERM; cleanup runs as for ^C).
+Errors are one line each on stderr (``lkcloud: error: ...``, then ``lkcloud: hint: ...``), or
+one JSON object on stdout under ``--json``; a traceback only with ``--debug``.
+
+This module imports only the standard library at the top, so that ^C while the command tree is
+still being imported exits quietly too.
+"""
 
 from __future__ import annotations
 
-import logging
+import signal
 import sys
-import traceback
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, NoReturn
 
-import typer
-from typer.exceptions import TyperException
-
-from lkcloud import __version__
-from lkcloud.cli import build, cache, context, metadata, pkg, providers, validate
-from lkcloud.errors import LkcloudError
-
-# Command modules, each with register(app): the core's, then the provider verbs for every provider.
-COMMAND_MODULES = (validate, build, cache, pkg, metadata, providers)
-
-app = typer.Typer(
-    name="lkcloud",
-    help="LinuxKit for the clouds: build immutable OS images from LinuxKit configs and run them.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+INTERRUPTED = 130
+TERMINATED = 128 + signal.SIGTERM
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"lkcloud {__version__}")
-        raise typer.Exit()
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` and ``with`` cleans up."""
 
 
-@app.callback()
-def root(
-    debug: bool = typer.Option(False, "--debug", help="Debug log and tracebacks on errors."),
-    json_output: bool = typer.Option(False, "--json", help="Machine-readable result on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
-) -> None:
-    context.OPTIONS.debug = debug
-    context.OPTIONS.json = json_output
-    context.OPTIONS.quiet = quiet
-    level = logging.DEBUG if debug else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app, imported on first use
+        from lkcloud.cli.app import app
+
+        return app
+    raise AttributeError(name)
 
 
-def _register() -> None:
-    for module in COMMAND_MODULES:
-        module.register(app)
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
-_register()
+@contextmanager
+def _sigterm_cleans_up() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _fail(exc: LkcloudError) -> int:
-    problems = getattr(exc, "problems", None) or [exc.message]
-    for problem in problems:
-        sys.stderr.write(f"lkcloud: error: {problem}\n")
-    if exc.hint:
-        sys.stderr.write(f"lkcloud: hint: {exc.hint}\n")
-    return exc.exit_code
+def _scan(argv: list[str]) -> None:
+    """--json and --debug anywhere before ``--``: errors while parsing are rendered as asked too."""
+    from lkcloud.cli import context
+
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    context.OPTIONS.json = context.OPTIONS.json or "--json" in options
+    context.OPTIONS.debug = context.OPTIONS.debug or "--debug" in options
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the command, map errors to exit codes (2 input, 1 failure, 130 ^C)."""
-    code = 0
+    """Run the command ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    from lkcloud.cli import context
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    context.reset()
+    _scan(args)
     try:
-        returned = app(args=argv, prog_name="lkcloud", standalone_mode=False)
-        # Without standalone mode, typer returns the code of typer.Exit and 130 for ^C.
-        if isinstance(returned, int):
-            code = returned
-            if code == 130:
-                sys.stderr.write("lkcloud: interrupted\n")
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except typer.Abort:
-        sys.stderr.write("lkcloud: interrupted\n")
-        code = 130
-    except TyperException as exc:  # usage errors: bad flags, missing arguments
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
+        with _sigterm_cleans_up():
+            return _run(args)
+    except Terminated:
+        if context.OPTIONS.json:
+            context.report_error(["terminated"], None, TERMINATED)
         else:
-            sys.stderr.write(f"lkcloud: error: {exc}\n")
-        code = int(getattr(exc, "exit_code", 2))
-    except KeyboardInterrupt:
-        sys.stderr.write("lkcloud: interrupted\n")
-        code = 130
-    except LkcloudError as exc:
-        if context.OPTIONS.debug:
-            traceback.print_exc()
-        code = _fail(exc)
-    except Exception as exc:
-        if context.OPTIONS.debug:
-            traceback.print_exc()
-        sys.stderr.write(f"lkcloud: internal error: {type(exc).__name__}: {exc}\n")
-        sys.stderr.write("lkcloud: hint: run again with --debug for the traceback\n")
-        code = 1
+            sys.stderr.write("lkcloud: terminated\n")
+        return TERMINATED
     finally:
         context.close_reporter()
-    return code
+
+
+def _run(args: list[str]) -> int:
+    from lkcloud.cli.app import command
+    from lkcloud.cli.errors import handle
+
+    try:
+        returned = command().main(args=args, prog_name="lkcloud", standalone_mode=False)
+    except BaseException as exc:  # every outcome becomes an exit code
+        if isinstance(exc, Terminated):
+            raise
+        return handle(exc)
+    # Without standalone mode, click returns the code of Exit, and 130 for ^C.
+    if isinstance(returned, int) and returned == INTERRUPTED:
+        return handle(KeyboardInterrupt())
+    return returned if isinstance(returned, int) else 0
+
+
+def _exit(code: int) -> NoReturn:
+    if code == INTERRUPTED:
+        # CPython marks ^C "unhandled" when it escaped an exec() of a string (dataclasses make their
+        # methods that way), even when it was handled later, and then kills itself with SIGINT at
+        # exit (status -2, not 130). Evaluating a string clears the mark.
+        eval("None")  # noqa: S307
+    sys.exit(code)
 
 
 def run() -> None:
-    sys.exit(main())
+    """The console script: ^C while still importing exits 130 without a word."""
+    try:
+        import lkcloud.cli.app  # noqa: F401 (the command tree, imported before main times anything)
+    except KeyboardInterrupt:
+        _exit(INTERRUPTED)
+    _exit(main())
 
 
 if __name__ == "__main__":

@@ -27,11 +27,11 @@ def summary(config: Config) -> str:
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., help="LinuxKit YAML files, merged in order."),
+    files: list[Path] = typer.Argument(..., help="LinuxKit YAML files, merged in order ('-': standard input)."),
 ) -> None:
     """Check LinuxKit config files (merged in order); print the resolved config with --json."""
     config = load_files(files)
-    emit(config_to_dict(config), lambda: summary(config))
+    emit(config_to_dict(config), lambda: summary(config), ids=list(config.sources))
 
 
 def register(app: typer.Typer) -> None:

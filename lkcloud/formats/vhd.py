@@ -28,8 +28,9 @@ def write_fixed_vhd(inputs: BuildInputs, reporter: Reporter) -> list[Path]:
 
 
 def write_dynamic_vhd(inputs: BuildInputs, reporter: Reporter) -> list[Path]:
-    """A dynamic VHD converted by qemu-img, its random parts replaced by derived ones."""
-    target = output(inputs, ".vhd", reporter)
+    """A dynamic VHD converted by qemu-img, its random parts replaced by derived ones (its own name,
+    so that ``-f vhd -f dynamic-vhd`` writes both)."""
+    target = output(inputs, "-dynamic.vhd", reporter)
     disk = source_disk(inputs, DiskKind.HYBRID)
     with atomic_path(target) as tmp:
         convert.to_dynamic_vhd(disk.path, tmp, vhd.timestamp(inputs.source_date_epoch), disk.ident.guid("vhd"))
@@ -38,5 +39,6 @@ def write_dynamic_vhd(inputs: BuildInputs, reporter: Reporter) -> list[Path]:
 
 FORMATS: dict[str, Format] = {
     "vhd": disk_format("vhd", ".vhd", write_fixed_vhd, BootMode.HYBRID, "Azure fixed VHD (Gen1 and Gen2)"),
-    "dynamic-vhd": disk_format("dynamic-vhd", ".vhd", write_dynamic_vhd, BootMode.HYBRID, "dynamic VHD (Hyper-V)"),
+    "dynamic-vhd": disk_format("dynamic-vhd", "-dynamic.vhd", write_dynamic_vhd, BootMode.HYBRID,
+                               "dynamic VHD (Hyper-V)"),
 }

@@ -11,13 +11,16 @@ Import reads either kind, and older ``docker save`` archives (``manifest.json`` 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io
 import json
+import logging
 import tarfile
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from lkcloud.errors import UsageError
 from lkcloud.fsutil import atomic_output
@@ -28,6 +31,8 @@ from lkcloud.oci.layout import LAYOUT_VERSION, Layout, descriptor_from, descript
 from lkcloud.oci.manifest import parse_config
 from lkcloud.oci.reference import DOCKER_HUB, parse
 from lkcloud.oci.store import ImageStore
+
+log = logging.getLogger(__name__)
 
 
 class ArchiveFormat(enum.StrEnum):
@@ -75,15 +80,29 @@ def _docker_manifest(store: ImageStore, images: Sequence[LocalImage]) -> bytes:
 
 
 def export(
-    store: ImageStore, refs: Sequence[str], out: Path, *, fmt: ArchiveFormat = ArchiveFormat.OCI, arch: str = "amd64"
+    store: ImageStore, refs: Sequence[str], out: Path | BinaryIO, *, fmt: ArchiveFormat = ArchiveFormat.OCI,
+    arch: str = "amd64",
 ) -> list[str]:
-    """Write the cached images ``refs`` (normalised) to the archive ``out``; returns their names."""
+    """Write the cached images ``refs`` (normalised) to the archive ``out`` (a file, written
+    atomically, or a stream such as standard output); returns their names."""
     names = [str(parse(ref)) for ref in refs]
     images = [store.local(name, arch=arch) for name in names]  # verified, complete for ``arch``
     entries = [e for name in names for e in [store.layout.find(name)] if e is not None]
+    if isinstance(out, Path):
+        with atomic_output(out) as fh:
+            _write_archive(fh, store, entries, images, fmt)
+    else:
+        _write_archive(out, store, entries, images, fmt)
+        out.flush()
+    return names
+
+
+def _write_archive(fh: BinaryIO, store: ImageStore, entries: Sequence[Descriptor], images: Sequence[LocalImage],
+                   fmt: ArchiveFormat) -> None:
     blobs = sorted(referenced(store.layout, entries))
     index = {"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": [descriptor_to(e) for e in entries]}
-    with atomic_output(out) as fh, tarfile.open(fileobj=fh, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    # Stream mode: the same bytes to a file or a pipe (no seeking).
+    with tarfile.open(fileobj=fh, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         _add(tar, "blobs/")
         _add(tar, "blobs/sha256/")
         for digest in blobs:
@@ -92,7 +111,6 @@ def export(
         if fmt is ArchiveFormat.DOCKER:
             _add(tar, "manifest.json", _docker_manifest(store, images))
         _add(tar, "oci-layout", dump_json(LAYOUT_VERSION))
-    return names
 
 
 # --- import -------------------------------------------------------------------------------------
@@ -173,21 +191,56 @@ def _import_docker(layout: Layout, archive: _Archive, ref: str | None) -> list[s
     return names
 
 
-def import_archive(store: ImageStore, path: Path, *, ref: str | None = None) -> list[str]:
-    """Load an OCI or docker archive into the cache; returns the names tagged."""
-    try:
-        tar = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by the with below)
-    except (OSError, tarfile.TarError) as exc:
-        raise UsageError(f"{path}: not a readable tar archive: {exc}") from exc
-    with tar:
-        archive = _Archive(tar, path)
-        if "index.json" in archive.members and "oci-layout" in archive.members:
-            try:
-                return _import_layout(store.layout, archive, ref)
-            except UsageError:
-                if "manifest.json" not in archive.members:
-                    raise
-        if "manifest.json" in archive.members:
-            return _import_docker(store.layout, archive, ref)
-    raise UsageError(f"{path}: neither an OCI layout archive nor a docker save archive")
+_GZIP, _ZSTD, _BZIP2, _XZ = b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"BZh", b"\xfd7zXZ\x00"
+NOT_AN_ARCHIVE = "not an OCI or docker archive (a tar, as 'docker save' or 'lkcloud cache export' write, maybe gzipped)"
 
+
+def _open_tar(fh: BinaryIO, name: str) -> tarfile.TarFile:
+    """The archive as a tar; one UsageError line when it is not one (the decoders' details at debug)."""
+    head = fh.read(512)
+    fh.seek(0)
+    compressed = head.startswith((_GZIP, _BZIP2, _XZ))
+    if not compressed and not (len(head) == 512 and head[257:262] == b"ustar"):
+        raise UsageError(f"{name}: {NOT_AN_ARCHIVE}")
+    try:
+        return tarfile.open(fileobj=fh, mode="r:*")
+    except (OSError, EOFError, tarfile.TarError) as exc:
+        log.debug("%s: %s", name, exc)
+        raise UsageError(f"{name}: {NOT_AN_ARCHIVE}") from exc
+
+
+def import_archive(store: ImageStore, source: Path | BinaryIO, *, ref: str | None = None,
+                   name: str | None = None) -> list[str]:
+    """Load an OCI or docker archive (a file, or a seekable stream named ``name``) into the
+    cache; returns the names tagged."""
+    label = name or str(source if isinstance(source, Path) else "<stdin>")
+    if isinstance(source, Path):
+        try:
+            fh: BinaryIO = source.open("rb")
+        except OSError as exc:
+            raise UsageError(f"{label}: cannot read: {exc.strerror or exc}") from exc
+    else:
+        fh = source
+    owned = contextlib.closing(fh) if isinstance(source, Path) else contextlib.nullcontext(fh)
+    with owned, _open_tar(fh, label) as tar:
+        try:
+            return _import_tar(store, _Archive(tar, Path(label)), ref)
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            log.debug("%s: %s", label, exc)
+            raise UsageError(f"{label}: the archive is damaged or cut short") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            log.debug("%s: %r", label, exc)
+            raise UsageError(f"{label}: its manifest.json or index.json is not what docker save or an"
+                             " OCI layout writes") from exc
+
+
+def _import_tar(store: ImageStore, archive: _Archive, ref: str | None) -> list[str]:
+    if "index.json" in archive.members and "oci-layout" in archive.members:
+        try:
+            return _import_layout(store.layout, archive, ref)
+        except UsageError:
+            if "manifest.json" not in archive.members:
+                raise
+    if "manifest.json" in archive.members:
+        return _import_docker(store.layout, archive, ref)
+    raise UsageError(f"{archive.source}: a tar, but neither an OCI layout archive nor a docker save archive")

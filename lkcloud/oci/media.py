@@ -63,7 +63,9 @@ class VerifyingReader(io.RawIOBase):
     """Reads ``source`` while hashing; at its end, checks the digest (and size, when known).
 
     Closing before the end reads the rest, so that a consumer that stops early (a tar reader
-    at the end-of-archive marker) still gets the check.
+    at the end-of-archive marker) still gets the check. A read cut short between reading and
+    hashing (^C, SIGTERM) leaves nothing to check: closing then only closes, so an interrupt never
+    makes an intact blob look damaged (and get deleted).
     """
 
     def __init__(self, source: BinaryIO, digest: str, size: int | None = None, *, what: str = "blob") -> None:
@@ -74,20 +76,23 @@ class VerifyingReader(io.RawIOBase):
         self._hash = hashlib.sha256()
         self._count = 0
         self._checked = False
+        self._torn = False  # a read cut short (^C, SIGTERM) between reading and hashing: nothing to check
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._checked:
+        if self._checked or self._torn:
             return 0
+        self._torn = True
         n = self._source.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self._hash.update(buffer[:n])
+            self._count += n
+        self._torn = False
         if not n:
             self._check()
-            return 0
-        self._hash.update(buffer[:n])
-        self._count += n
-        return int(n)
+        return int(n or 0)
 
     def _check(self) -> None:
         self._checked = True
@@ -107,7 +112,7 @@ class VerifyingReader(io.RawIOBase):
         if self.closed:
             return
         try:
-            if not self._checked:
+            if not self._checked and not self._torn:
                 view = memoryview(bytearray(CHUNK))
                 while self.readinto(view):
                     pass

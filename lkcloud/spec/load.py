@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,19 @@ from lkcloud.spec.schema import Problems
 log = logging.getLogger(__name__)
 
 _HINT = "see LinuxKit's docs/yaml.md for the configuration format"
+STDIN = "-"  # a config file name that means standard input
+STDIN_NAME = "<stdin>"
+LINUXKIT_KEYS = frozenset({"kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust"})
+FLEET_KEYS = frozenset({"provider", "size", "packages", "user_data", "user_data_file", "instance_type", "update"})
+
+
+def _fleet_file(tree: document.Node, filename: str) -> str | None:
+    """A problem when ``tree`` is a fleet file (``provider:``, ``size:``) rather than a LinuxKit config."""
+    keys = set(tree.value) if isinstance(tree.value, dict) else set()
+    if keys & LINUXKIT_KEYS or not keys & FLEET_KEYS:
+        return None
+    return (f"{filename}: this is a fleet file (it has {', '.join(sorted(keys & FLEET_KEYS))}), not a LinuxKit config;"
+            f" use it with 'lkcloud fleet create|refresh {filename}'")
 
 
 def _parse_one(text: str, filename: str, problems: list[str]) -> Config | None:
@@ -31,6 +45,10 @@ def _parse_one(text: str, filename: str, problems: list[str]) -> Config | None:
         return None
     if tree.value is None:
         problems.append(f"{filename}: the file is empty")
+        return None
+    fleet = _fleet_file(tree, filename)
+    if fleet is not None:
+        problems.append(fleet)
         return None
     found = Problems(filename)
     if not rules.CONFIG.walk(tree, "", found):
@@ -137,27 +155,26 @@ def load_text(text: str, filename: str) -> Config:
     return config
 
 
-def _read(path: Path, problems: list[str]) -> str | None:
+def _read(path: Path, problems: list[str]) -> tuple[str, str] | None:
+    name = STDIN_NAME if str(path) == STDIN else str(path)
     try:
-        return path.read_bytes().decode("utf-8")
+        data = sys.stdin.buffer.read() if str(path) == STDIN else path.read_bytes()
+        return name, data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(f"{path}: not UTF-8 text (byte {exc.start})")
+        problems.append(f"{name}: not UTF-8 text (byte {exc.start})")
     except OSError as exc:
-        problems.append(f"{path}: cannot read: {exc.strerror or exc}")
+        problems.append(f"{name}: cannot read: {exc.strerror or exc}")
     return None
 
 
-def load_files(paths: Sequence[Path]) -> Config:
-    """The files merged in order (LinuxKit's AppendConfig), checked as one config."""
+def _check_paths(paths: Sequence[Path]) -> None:
     if not paths:
         raise ConfigError(["no configuration files given"])
-    problems: list[str] = []
-    configs = []
-    for path in paths:
-        text = _read(path, problems)
-        config = None if text is None else _parse_one(text, str(path), problems)
-        if config is not None:
-            configs.append(config)
+    if sum(str(path) == STDIN for path in paths) > 1:
+        raise ConfigError(["standard input ('-') can be given only once"])
+
+
+def _merged(configs: list[Config], problems: list[str]) -> Config:
     if problems:
         raise ConfigError(problems, hint=_HINT)
     merged = merge(configs)
@@ -165,3 +182,34 @@ def load_files(paths: Sequence[Path]) -> Config:
     if problems:
         raise ConfigError(problems, hint=_HINT)
     return merged
+
+
+def load_files_with_sources(paths: Sequence[Path]) -> tuple[Config, list[tuple[str, str]]]:
+    """The merged config and the ``(name, text)`` of each file; ``-`` is standard input (read
+    once, named ``<stdin>``). Every problem of every file is reported together, in file order."""
+    _check_paths(paths)
+    problems: list[str] = []
+    sources: list[tuple[str, str]] = []
+    configs = []
+    for path in paths:
+        found = _read(path, problems)
+        if found is not None:
+            sources.append(found)
+            config = _parse_one(found[1], found[0], problems)
+            if config is not None:
+                configs.append(config)
+    return _merged(configs, problems), sources
+
+
+def load_files(paths: Sequence[Path]) -> Config:
+    """The files merged in order (LinuxKit's AppendConfig), checked as one config."""
+    return load_files_with_sources(paths)[0]
+
+
+def load_sources(sources: Sequence[tuple[str, str]]) -> Config:
+    """Configs given as ``(name, text)``, merged in order and checked as one config."""
+    if not sources:
+        raise ConfigError(["no configuration files given"])
+    problems: list[str] = []
+    configs = [config for name, text in sources if (config := _parse_one(text, name, problems)) is not None]
+    return _merged(configs, problems)

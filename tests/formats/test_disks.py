@@ -35,7 +35,7 @@ EXPECTED_NAMES = {
     "aws": "test.raw",
     "gcp": "test.img.tar.gz",
     "vhd": "test.vhd",
-    "dynamic-vhd": "test.vhd",
+    "dynamic-vhd": "test-dynamic.vhd",
     "qcow2-bios": "test.qcow2",
     "qcow2-efi": "test-efi.qcow2",
     "vmdk": "test.vmdk",

@@ -60,8 +60,10 @@ def test_cache_dir_from_env(
 def test_rm_prunes_blobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cache = _seeded(tmp_path)
     before = len(list((cache / "blobs" / "sha256").iterdir()))
-    code, out, _ = _run(capsys, "cache", "rm", "example/two:2", "not/there", "--cache", str(cache))
-    assert code == 0 and "removed example/two:2" in out and "not in the cache: not/there" in out
+    code, out, err = _run(capsys, "cache", "rm", "example/two:2", "not/there", "--cache", str(cache))
+    # As `docker rmi`: what is there is removed, and the command fails for the rest.
+    assert code == 1 and "removed docker.io/example/two:2" in out
+    assert err.splitlines()[0] == f"lkcloud: error: not in the cache at {cache}: docker.io/not/there:latest"
     assert len(list((cache / "blobs" / "sha256").iterdir())) == before - 5  # index, manifest, config, 2 layers
     assert len(ImageStore(cache).images()) == 1
     assert ImageStore(cache).local("example/one:1").layers
@@ -133,3 +135,31 @@ def test_registry_down_via_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("lkcloud: error:")]
     assert errors == [f"lkcloud: error: cannot reach registry {host}: connection refused"]
+
+
+def test_export_to_stdout_and_import_from_stdin(tmp_path: Path) -> None:
+    """``lkcloud cache export IMG -o - | lkcloud cache import -``, as ``docker save | ...`` is used."""
+    from tests.cli.conftest import run_child
+
+    cache = _seeded(tmp_path)
+    env = {"LKCLOUD_CACHE": str(cache), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    piped = run_child(["cache", "export", "example/two:2", "-o", "-", "--format", "docker"], tmp_path, env, None)
+    assert piped.code == 0 and piped.err == ""
+    filed = run_child(["cache", "export", "example/two:2", "-o", "two.tar", "--format", "docker"], tmp_path, env, None)
+    assert filed.code == 0
+    assert piped.stdout == (tmp_path / "two.tar").read_bytes()  # the same bytes to a pipe as to a file
+    other = {**env, "LKCLOUD_CACHE": str(tmp_path / "other")}
+    found = run_child(["cache", "import", "-", "-q"], tmp_path, other, (tmp_path / "two.tar").read_bytes())
+    assert found.code == 0, found.err
+    assert found.out.split() == ["docker.io/example/two:2"]
+    assert ImageStore(tmp_path / "other").local("example/two:2") == ImageStore(cache).local("example/two:2")
+
+
+def test_export_refuses_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    cache = _seeded(tmp_path)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, _, err = _run(capsys, "cache", "export", "example/one:1", "-o", "-", "--cache", str(cache))
+    assert code == 2 and "refusing to write binary data to a terminal" in err
