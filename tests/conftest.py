@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.hello import Hello, build_hello
+from tests.support.workers import Images, build_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -25,3 +26,10 @@ def compat_dir() -> Path:
 def hello(tmp_path_factory: pytest.TempPathFactory) -> Hello:
     """examples/hello.yml built once per test process (kernel+initrd, and the package store)."""
     return build_hello(tmp_path_factory.mktemp("hello"))
+
+
+@pytest.fixture(scope="session")
+def worker_images(tmp_path_factory: pytest.TempPathFactory) -> Images:
+    """FaaS worker releases v1 and v2 and a broken image (kernel+initrd prefixes), built once per
+    test process: tests that use them share the xdist group ``qemu-workers``."""
+    return build_workers(tmp_path_factory.mktemp("workers"))

@@ -4,72 +4,18 @@ broken image that must stop with the old fleet still serving, delete (no QEMU le
 from __future__ import annotations
 
 import http.client
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lkcloud.build import BuildOptions, build
 from lkcloud.fleet.defaults import defaults
-from lkcloud.pkg.build import PackageOptions, build_packages
 from lkcloud.provider.types import FleetSpec, FleetStatus, Health
 from lkcloud_qemu import state
 from lkcloud_qemu.config import load
 from lkcloud_qemu.provider import QemuProvider
-from tests.conftest import ROOT
+from tests.support.workers import Images
 
-pytestmark = [pytest.mark.slow, pytest.mark.boot]
-
-PACKAGES = ("kernel", "init", "runc", "metadata", "faas-runtime")
-TEMPLATE = ROOT / "templates" / "faas-worker.yml"
-RELEASE = """onboot:
-  - name: functions
-    image: lkcloud/test-functions:{tag}
-    binds: [/run/functions:/run/functions]
-    runtime: {{mkdir: [/run/functions]}}
-files:
-  - path: etc/faas/version
-    contents: "{tag}"
-"""
-BROKEN = "kernel: {image: lkcloud/kernel:dev, cmdline: 'console=ttyS0 panic=-1'}\ninit: [lkcloud/runc:dev]\n"
-
-
-@dataclass(frozen=True)
-class Images:
-    v1: str
-    v2: str
-    broken: str
-
-
-def function_package(root: Path, tag: str) -> Path:
-    directory = root / f"functions-{tag}"
-    (directory / "rootfs" / "functions").mkdir(parents=True)
-    (directory / "build.yml").write_text(
-        f"image: lkcloud/test-functions\ntag: {tag}\ndebs: [busybox-static]\nkeep: [/bin/busybox]\n"
-        "entrypoint: [/bin/busybox, cp, -a, /functions/., /run/functions/]\n")
-    (directory / "rootfs" / "functions" / "hello").write_text(f'echo "{tag}: hello, $(cat)"\n')
-    return directory
-
-
-def worker(root: Path, store: Path, name: str, *files: Path) -> str:
-    result = build(BuildOptions(files=files, name=name, outdir=root / "out", cache=store))
-    kernel = next(p for p in result.outputs["kernel+initrd"] if p.name.endswith("-kernel"))
-    return str(kernel).removesuffix("-kernel")
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory) -> Images:
-    root = tmp_path_factory.mktemp("workers")
-    store = root / "store"
-    dirs = [ROOT / "pkg" / name for name in PACKAGES] + [function_package(root, t) for t in ("v1", "v2")]
-    build_packages(dirs, PackageOptions(cache=store))
-    for tag in ("v1", "v2"):
-        (root / f"release-{tag}.yml").write_text(RELEASE.format(tag=tag))
-    (root / "broken.yml").write_text(BROKEN)
-    return Images(v1=worker(root, store, "worker-v1", TEMPLATE, root / "release-v1.yml"),
-                  v2=worker(root, store, "worker-v2", TEMPLATE, root / "release-v2.yml"),
-                  broken=worker(root, store, "broken", root / "broken.yml"))
-
+pytestmark = [pytest.mark.slow, pytest.mark.boot, pytest.mark.xdist_group("qemu-workers")]
 
 USER_DATA = b'{"functions": {"entries": {"echo": {"perm": "0755", "content": "cat\\n"}}}}'
 
@@ -111,7 +57,8 @@ def serving(status: FleetStatus, version: str) -> None:
         assert invoke(instance.port, "echo", b"from user data") == (200, b"from user data")
 
 
-def test_fleet_lifecycle(images: Images, tmp_path: Path) -> None:
+def test_fleet_lifecycle(worker_images: Images, tmp_path: Path) -> None:
+    images = worker_images
     provider = QemuProvider(load(state_root=tmp_path / "state", images=tmp_path / "images", accel="tcg"))
     seen: set[int] = set()
     try:
