@@ -110,8 +110,10 @@ def test_fleet_lifecycle(flags: list[str], bucket: str, raw_disk: Path, compute:
     assert status["image"].endswith("/global/images/os-b")
     canary = compute.recorded("PATCH", r"/regions/europe-west4/instanceGroupManagers/web$")[0].body or {}
     assert canary["versions"][1]["targetSize"] == {"percent": 50}
+    assert compute.health_checks and compute.firewalls
     assert main(["fleet", "delete", "gcp", *fleet, "--yes"]) == 0
     assert compute.groups == {} and compute.templates == {}
+    assert compute.health_checks == {} and compute.firewalls == {}
 
 
 def test_refresh_to_an_image_failing_its_health_check_exits_1(push_argv: list[str], flags: list[str],
