@@ -9,6 +9,7 @@ The SDK's own retries are off (``retry=None``): a call is retried only by the ki
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,6 +29,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     gexc.ServiceUnavailable, gexc.InternalServerError, gexc.BadGateway, gexc.GatewayTimeout,
 )
 CONNECTION: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout)
+# A 403 with one of these reasons is a spent rate quota, not missing permissions: wait and retry.
+# https://cloud.google.com/compute/api-quota, https://cloud.google.com/compute/operations-quota
+RATE_LIMITED = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RESOURCE_OPERATION_RATE_EXCEEDED"})
 _REST_PREFIX = re.compile(r"^[A-Z]+ \S+: ")  # google-api-core puts "METHOD URL: " before the message
 
 
@@ -40,6 +44,12 @@ def _retry_after(error: gexc.GoogleAPICallError) -> float | None:
         return None
 
 
+def reasons(error: gexc.GoogleAPICallError) -> set[str]:
+    """The reasons an API error gives: each of its ``errors`` and its ErrorInfo."""
+    found = {str(item.get("reason", "")) for item in error.errors or () if isinstance(item, dict)}
+    return found | ({str(error.reason)} if error.reason else set())
+
+
 def message_of(error: gexc.GoogleAPICallError) -> str:
     return _REST_PREFIX.sub("", str(error.message or type(error).__name__))
 
@@ -48,7 +58,8 @@ class GcpErrors:
     """Which Google API errors are worth another attempt, and each as one line."""
 
     def is_transient(self, error: BaseException) -> Transient | None:
-        if isinstance(error, gexc.TooManyRequests):
+        if isinstance(error, gexc.TooManyRequests) or (isinstance(error, gexc.Forbidden)
+                                                        and reasons(error) & RATE_LIMITED):
             return Transient("throttled", throttled=True, retry_after=_retry_after(error))
         if isinstance(error, UNAVAILABLE):
             return Transient("unavailable")
@@ -67,6 +78,14 @@ class GcpErrors:
         if isinstance(error, CONNECTION):
             return ProviderError(f"{what}: {error}", hint="the API kept failing; try again later")
         return ProviderError(f"{what}: {type(error).__name__}: {error}")
+
+
+def request_id() -> str:
+    """A fresh id for one logical request. GCE answers a repeated id with the operation it
+    first started (for an hour), so an id is reused only by the retries of that same call (the
+    kit retries with the same request object), never derived from content: deleting something
+    and making it again is a new request."""
+    return str(uuid.uuid4())
 
 
 def call(api: Api, what: str, method: Callable[..., T], *, budget: Budget | None = None,

@@ -138,6 +138,14 @@ def resolve_config(flags: Flags, settings: Settings, project: str) -> GcpConfig:
     )
 
 
+COMPUTE_CLIENTS = {
+    "images": "ImagesClient", "instances": "InstancesClient", "templates": "InstanceTemplatesClient",
+    "groups": "RegionInstanceGroupManagersClient", "health_checks": "HealthChecksClient",
+    "firewalls": "FirewallsClient", "global_operations": "GlobalOperationsClient",
+    "zone_operations": "ZoneOperationsClient", "region_operations": "RegionOperationsClient",
+}
+
+
 class Clients:
     """The API clients for one project, all built from the same credentials and endpoints."""
 
@@ -151,47 +159,15 @@ class Clients:
         options = ClientOptions(api_endpoint=self.endpoints.compute) if self.endpoints.compute else None
         return cls(credentials=self.credentials, transport="rest", client_options=options)
 
-    @cached_property
-    def images(self) -> Any:
+    def __getattr__(self, name: str) -> Any:
+        """The Compute client ``name`` names (:data:`COMPUTE_CLIENTS`), built on first use."""
+        if name not in COMPUTE_CLIENTS:
+            raise AttributeError(name)
         from google.cloud import compute_v1
 
-        return self._compute(compute_v1.ImagesClient)
-
-    @cached_property
-    def instances(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.InstancesClient)
-
-    @cached_property
-    def templates(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.InstanceTemplatesClient)
-
-    @cached_property
-    def groups(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.RegionInstanceGroupManagersClient)
-
-    @cached_property
-    def global_operations(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.GlobalOperationsClient)
-
-    @cached_property
-    def zone_operations(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.ZoneOperationsClient)
-
-    @cached_property
-    def region_operations(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.RegionOperationsClient)
+        client = self._compute(getattr(compute_v1, COMPUTE_CLIENTS[name]))
+        setattr(self, name, client)
+        return client
 
     @cached_property
     def session(self) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from lkcloud.platform import Arch, BootMode
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider import tags
 from lkcloud_gcp import operations
-from lkcloud_gcp.calls import call, find, listing
+from lkcloud_gcp.calls import call, find, listing, request_id
 from lkcloud_gcp.clients import Api
 
 NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
@@ -25,8 +24,8 @@ LABEL_VALUE = re.compile(r"[-_a-z0-9]{0,63}")
 MANAGED_LABEL = tags.label_key(tags.MANAGED)  # every resource lkcloud makes carries lkcloud-managed=true
 DIGEST_LABEL = tags.label_key(tags.DIGEST)
 FAMILY_LABEL = tags.label_key(tags.FAMILY)
+PENDING, DELETING, FAILED = "PENDING", "DELETING", "FAILED"  # image statuses (READY: usable)
 DESCRIPTION = "lkcloud image "  # + the full content digest (a label value holds only 63 characters)
-_REQUEST_NAMESPACE = uuid.UUID("6f1d2f8e-3c55-5d0e-9a43-1c0b7a2d9e11")
 
 FEATURES = frozenset({
     "UEFI_COMPATIBLE", "VIRTIO_SCSI_MULTIQUEUE", "GVNIC", "IDPF", "SEV_CAPABLE", "SEV_SNP_CAPABLE",
@@ -92,11 +91,6 @@ def digest_of(found: Any) -> str:
     return text.removeprefix(DESCRIPTION) if text.startswith(DESCRIPTION) else ""
 
 
-def request_id(name: str, digest: str) -> str:
-    """A stable non-zero UUID: a retried insert of the same content cannot make two images."""
-    return str(uuid.uuid5(_REQUEST_NAMESPACE, f"{name}@{digest}"))
-
-
 @dataclass(frozen=True)
 class ImageSpec:
     name: str
@@ -108,11 +102,6 @@ class ImageSpec:
     labels: tuple[tuple[str, str], ...] = ()
     storage_location: str | None = None
     arch: Arch = Arch.AMD64
-    replaces: str = ""  # id of the image a --replace deleted: a new request, not a retry of the old one
-
-    @property
-    def request_id(self) -> str:
-        return request_id(self.name, f"{self.digest}{'|' + self.replaces if self.replaces else ''}")
 
     def resource(self) -> Any:
         return compute_v1.Image(
@@ -133,10 +122,22 @@ def get(api: Api, name: str) -> Any | None:
                 project=api.project, image=name)
 
 
+def settled(api: Api, found: Any, reporter: Reporter = NULL) -> Any | None:
+    """The image once GCE has finished with it: READY or FAILED (waiting while it is PENDING),
+    or None when it was being deleted and is gone."""
+    if found.status not in (PENDING, DELETING):
+        return found
+    name = str(found.name)
+    reporter.step(f"image {name} is {found.status}: waiting for it")
+    return api.calls.wait(f"image {name} to be ready", lambda: get(api, name),
+                          lambda image: image is None or image.status not in (PENDING, DELETING),
+                          timeout=api.config.budgets.operation, progress=lambda image: image and image.status)
+
+
 def insert(api: Api, spec: ImageSpec, reporter: Reporter = NULL) -> Any:
     """Create the image and wait for it; the request id makes a retry a no-op."""
     request = compute_v1.InsertImageRequest(project=api.project, image_resource=spec.resource(),
-                                            request_id=spec.request_id)
+                                            request_id=request_id())
     op = call(api, f"creating image {spec.name}", api.clients.images.insert_unary, request=request)
     operations.wait(api, op, f"image {spec.name}", reporter)
     return call(api, f"reading image {spec.name}", api.clients.images.get,

@@ -12,8 +12,9 @@ from lkcloud.progress import NULL, Reporter
 from lkcloud.provider import tags
 from lkcloud.provider.types import Health, Instance, RunRequest, RunResult
 from lkcloud_gcp import image, operations
-from lkcloud_gcp.calls import call
+from lkcloud_gcp.calls import call, request_id
 from lkcloud_gcp.clients import Api
+from lkcloud_gcp.console import ConsoleOptions, read_console
 
 USER_DATA_KEY = "user-data"
 MANAGED = tuple(tags.spell(tags.standard(), tags.Style.LABELS).items())
@@ -31,14 +32,24 @@ class MachineOptions:
     shielded: bool = False
     secure_boot: bool = False
     labels: tuple[tuple[str, str], ...] = MANAGED
+    tags: tuple[str, ...] = ()  # network tags (a fleet's firewall rule targets them)
+
+
+def user_data_text(user_data: bytes | None) -> str | None:
+    """User data as the metadata value it becomes: text, so it must be UTF-8."""
+    if user_data is None:
+        return None
+    try:
+        return user_data.decode()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"user data is not UTF-8 text (byte {exc.start}): GCE metadata values are text",
+                         hint="give LinuxKit user-data JSON, or encode binary content (base64)") from None
 
 
 def metadata(user_data: bytes | None) -> Any:
-    """Instance metadata: the serial port on, and LinuxKit user data under ``user-data``."""
-    items = [compute_v1.Items(key="serial-port-enable", value="1")]
-    if user_data is not None:
-        items.append(compute_v1.Items(key=USER_DATA_KEY, value=user_data.decode()))
-    return compute_v1.Metadata(items=items)
+    """Instance metadata: LinuxKit user data under ``user-data``."""
+    text = user_data_text(user_data)
+    return compute_v1.Metadata(items=[] if text is None else [compute_v1.Items(key=USER_DATA_KEY, value=text)])
 
 
 def shielded_config(api: Api, image_link: str, wanted: bool) -> tuple[bool, bool]:
@@ -66,6 +77,8 @@ def properties(options: MachineOptions) -> dict[str, Any]:
         "metadata": metadata(options.user_data),
         "labels": dict(options.labels),
     }
+    if options.tags:
+        fields["tags"] = compute_v1.Tags(items=list(options.tags))
     if options.shielded:
         fields["shielded_instance_config"] = compute_v1.ShieldedInstanceConfig(
             enable_vtpm=True, enable_integrity_monitoring=True, enable_secure_boot=options.secure_boot)
@@ -85,14 +98,8 @@ def instance_names(request: RunRequest, image_name: str) -> list[str]:
     return [base] if request.count == 1 else [f"{base}-{i}" for i in range(request.count)]
 
 
-def serial_output(api: Api, zone: str, name: str) -> str:
-    request = compute_v1.GetSerialPortOutputInstanceRequest(project=api.project, zone=zone, instance=name, port=1)
-    output = call(api, f"serial output of {name}", api.clients.instances.get_serial_port_output,
-                  request=request)
-    return str(output.contents)
-
-
-def run(api: Api, request: RunRequest, options: MachineOptions, reporter: Reporter = NULL) -> RunResult:
+def run(api: Api, request: RunRequest, options: MachineOptions, console: ConsoleOptions,
+        reporter: Reporter = NULL) -> RunResult:
     """Create ``request.count`` instances and wait for them; with ``console``, their serial output."""
     zone = api.config.zone
     names = instance_names(request, image.image_name(options.image_link.rsplit("/", 1)[-1]))
@@ -100,12 +107,12 @@ def run(api: Api, request: RunRequest, options: MachineOptions, reporter: Report
     for name in names:
         body = compute_v1.Instance(name=name, **properties(options))
         insert = compute_v1.InsertInstanceRequest(project=api.project, zone=zone, instance_resource=body,
-                                                  request_id=image.request_id(name, options.image_link))
+                                                  request_id=request_id())
         reporter.step(f"starting {name} in {zone}")
         op = call(api, f"creating instance {name}", api.clients.instances.insert_unary, request=insert)
         operations.wait(api, op, f"instance {name}", reporter)
         found = call(api, f"reading instance {name}", api.clients.instances.get,
                      project=api.project, zone=zone, instance=name)
         made.append(to_instance(found, options.image_link))
-    console = "".join(serial_output(api, zone, n) for n in names) if request.console else None
-    return RunResult("gcp", tuple(made), console)
+    text = "".join(read_console(api, zone, n, console, reporter) for n in names) if request.console else None
+    return RunResult("gcp", tuple(made), text)

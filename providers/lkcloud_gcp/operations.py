@@ -13,10 +13,12 @@ from google.cloud import compute_v1
 
 from lkcloud.errors import ProviderError
 from lkcloud.progress import NULL, Reporter
-from lkcloud_gcp.calls import REQUEST_TIMEOUT
 from lkcloud_gcp.clients import Api, Clients
 
 DONE = compute_v1.Operation.Status.DONE
+# operations.wait answers after at most two minutes (done or not); the client must wait longer.
+# https://cloud.google.com/compute/docs/reference/rest/v1/globalOperations/wait
+WAIT_TIMEOUT = 150.0
 
 
 def last(url: str) -> str:
@@ -26,7 +28,7 @@ def last(url: str) -> str:
 
 def _poll(clients: Clients, project: str, op: Any) -> Any:
     """One ``operations.wait`` call on the operation's own scope."""
-    common = {"project": project, "operation": op.name, "retry": None, "timeout": REQUEST_TIMEOUT}
+    common = {"project": project, "operation": op.name, "retry": None, "timeout": WAIT_TIMEOUT}
     if op.zone:
         return clients.zone_operations.wait(zone=last(op.zone), **common)
     if op.region:

@@ -6,11 +6,12 @@ from lkcloud.provider.options import ALL, FLEET, LAUNCH, ProviderOption, Provide
 from lkcloud_gcp import settings as s
 
 PUSH = frozenset({Verb.PUSH})
+RUN = frozenset({Verb.RUN})
 
 OPTIONS = ProviderOptions(instance_type_aliases=("--machine-type",), options=(
     ProviderOption("project", ("--project",), "GCP project (else CLOUDSDK_CORE_PROJECT, the ADC project)",
                    verbs=ALL, setting=s.PROJECT),
-    ProviderOption("zone", ("--zone",), "zone for instances", verbs=frozenset({Verb.RUN}), setting=s.ZONE),
+    ProviderOption("zone", ("--zone",), "zone for instances", verbs=RUN, setting=s.ZONE),
     ProviderOption("region", ("--region",), "region of the fleet (default: the zone's)", verbs=FLEET,
                    setting=s.REGION),
     ProviderOption("bucket", ("--bucket",), "Cloud Storage bucket the image archive is uploaded to", verbs=PUSH,
@@ -24,6 +25,10 @@ OPTIONS = ProviderOptions(instance_type_aliases=("--machine-type",), options=(
                    verbs=PUSH),
     ProviderOption("keep_upload", ("--keep-upload",), "keep the uploaded archive in the bucket", type=bool,
                    verbs=PUSH),
+    ProviderOption("wait_for", ("--wait-for",), "with --console: read the serial console until this regex matches",
+                   verbs=RUN, setting=s.CONSOLE_MARKER),
+    ProviderOption("console_timeout", ("--console-timeout",), "with --console: seconds to wait for --wait-for",
+                   type=float, verbs=RUN, setting=s.CONSOLE_TIMEOUT),
     ProviderOption("shielded", ("--shielded",), "Shielded VM: vTPM, and secure boot where the image allows",
                    type=bool, verbs=LAUNCH),
 ))

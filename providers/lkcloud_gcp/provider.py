@@ -21,7 +21,9 @@ from lkcloud.provider.types import (
 )
 from lkcloud.settings import Settings
 from lkcloud_gcp import fleet, image, images, instances, push, rollout
+from lkcloud_gcp import settings as s
 from lkcloud_gcp.clients import Api, Flags, connect
+from lkcloud_gcp.console import ConsoleOptions
 from lkcloud_gcp.instances import MachineOptions
 
 ARCHES = {gce: arch for arch, gce in image.ARCHITECTURES.items()}
@@ -44,10 +46,12 @@ class GcpProvider:
     name: ClassVar[str] = "gcp"
     image_format = "gcp"
 
-    def __init__(self, api: Api, push_options: push.PushOptions | None = None, shielded: bool = False) -> None:
+    def __init__(self, api: Api, push_options: push.PushOptions | None = None, shielded: bool = False,
+                 console: ConsoleOptions | None = None) -> None:
         self.api = api
         self.push_options = push_options or push.PushOptions()
         self.shielded = shielded
+        self.console = console or ConsoleOptions()
 
     @classmethod
     def from_settings(cls, settings: Settings, **flags: Any) -> GcpProvider:
@@ -59,7 +63,10 @@ class GcpProvider:
         options = push.PushOptions(features=tuple(flags.get("guest_os_features") or ()),
                                    labels=tuple(flags.get("labels") or ()), replace=bool(flags.get("replace")),
                                    keep_upload=bool(flags.get("keep_upload")))
-        return cls(Api.of(config, clients), options, bool(flags.get("shielded")))
+        console = ConsoleOptions(marker=str(settings.get(s.CONSOLE_MARKER, flags.get("wait_for"))),
+                                 timeout=float(str(settings.get(s.CONSOLE_TIMEOUT, flags.get("console_timeout")))))
+        console.pattern()  # a bad --wait-for is refused before any API call
+        return cls(Api.of(config, clients), options, bool(flags.get("shielded")), console)
 
     # -- images ---------------------------------------------------------------------------
     def push(self, artifact: Artifact, reporter: Reporter = NULL) -> PushResult:
@@ -84,6 +91,7 @@ class GcpProvider:
 
     def _machine(self, ref: str, user_data: bytes | None, machine_type: str | None, arch: Arch,
                  zonal: bool) -> MachineOptions:
+        instances.user_data_text(user_data)  # refused before any API call
         found = image.resolve(self.api, ref)
         link = str(found.self_link)
         shielded, secure_boot = instances.shielded_config(self.api, link, self.shielded)
@@ -95,13 +103,13 @@ class GcpProvider:
 
     def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
         machine = self._machine(request.image, request.user_data, request.instance_type, request.arch, zonal=True)
-        return instances.run(self.api, request, machine, reporter)
+        return instances.run(self.api, request, machine, self.console, reporter)
 
     # -- fleets ---------------------------------------------------------------------------
     def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
         image.validate_name(spec.name, "fleet name")
         machine = self._machine(spec.image, spec.user_data, spec.instance_type, spec.arch, zonal=False)
-        return fleet.create(self.api, spec.name, spec.size, machine, reporter)
+        return fleet.create(self.api, spec.name, spec.size, machine, health=spec.health, reporter=reporter)
 
     def fleet_status(self, name: str) -> FleetStatus:
         return fleet.status(self.api, name)

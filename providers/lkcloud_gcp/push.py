@@ -76,12 +76,19 @@ def _result(api: Api, spec: image.ImageSpec, found: Any, *, reused: bool = False
                       details=details or {})
 
 
-def _existing(api: Api, spec: image.ImageSpec, replace: bool, reporter: Reporter) -> PushResult | str | None:
-    """A reusable image's result, the id of the image a replace deleted, or None."""
+def _existing(api: Api, spec: image.ImageSpec, replace: bool, reporter: Reporter) -> PushResult | None:
+    """A reusable image's result, or None (after deleting an image to be replaced, or one
+    whose import failed)."""
     found = image.get(api, spec.name)
+    if found is not None:
+        found = image.settled(api, found, reporter)
     if found is None:
         return None
     same = image.same_content(found, spec.digest)
+    if same and found.status == image.FAILED:
+        reporter.step(f"image {spec.name} failed to import before: deleting it to push again")
+        image.delete(api, spec.name, reporter)
+        return None
     if same and not replace:
         return _result(api, spec, found, reused=True)
     if not replace:
@@ -89,7 +96,7 @@ def _existing(api: Api, spec: image.ImageSpec, replace: bool, reporter: Reporter
                          hint="pass --replace to delete it first, or --name for another name")
     reporter.step(f"deleting the existing image {spec.name}")
     image.delete(api, spec.name, reporter)
-    return str(found.id)
+    return None
 
 
 def _upload(api: Api, chosen: Plan, digest: str, reporter: Reporter) -> tuple[Uploader, Uploaded]:
@@ -107,7 +114,7 @@ def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter 
     if isinstance(existing, PushResult):
         return existing
     uploader, uploaded = _upload(api, chosen, artifact.digest, reporter)
-    spec = replace(chosen.spec, source_url=uploaded.source_url, replaces=existing or "")
+    spec = replace(chosen.spec, source_url=uploaded.source_url)
     reporter.step(f"creating image {spec.name}")
     created = image.insert(api, spec, reporter)
     if not options.keep_upload:

@@ -15,12 +15,13 @@ from lkcloud.errors import TimeoutExceededError
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import RefreshResult, UpdatePolicy
 from lkcloud_gcp import fleet, image, operations
-from lkcloud_gcp.calls import call
+from lkcloud_gcp.calls import call, request_id
 from lkcloud_gcp.clients import Api
 from lkcloud_gcp.instances import USER_DATA_KEY, MachineOptions
 from lkcloud_gcp.operations import OperationFailedError, last
 
 Versions = list[Any]
+DEFAULT_ZONES = 3
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,30 @@ def machine_for(api: Api, old: Any, change: Change) -> MachineOptions:
         user_data=change.user_data if change.user_data is not None else user_data_of(old),
         network=str(props.network_interfaces[0].network) if props.network_interfaces else api.config.network,
         shielded=bool(props.shielded_instance_config.enable_vtpm),
-        secure_boot=bool(props.shielded_instance_config.enable_secure_boot))
+        secure_boot=bool(props.shielded_instance_config.enable_secure_boot), tags=tuple(props.tags.items))
 
 
-def update_policy(policy: UpdatePolicy) -> Any:
+def zone_count(group: Any) -> int:
+    """The zones a regional group spans (GCE picks three when none were named)."""
+    return len(group.distribution_policy.zones) or DEFAULT_ZONES
+
+
+def surge_and_unavailable(policy: UpdatePolicy, zones: int) -> tuple[int, int]:
+    """The policy's max_surge and max_unavailable as a regional group takes them: each 0 or at
+    least the number of zones, and not both 0."""
+
+    def regional(value: int) -> int:
+        return 0 if value <= 0 else max(value, zones)
+
+    surge, unavailable = regional(policy.max_surge), regional(policy.max_unavailable)
+    return (zones, 0) if surge == unavailable == 0 else (surge, unavailable)
+
+
+def update_policy(policy: UpdatePolicy, zones: int) -> Any:
+    surge, unavailable = surge_and_unavailable(policy, zones)
     return compute_v1.InstanceGroupManagerUpdatePolicy(
         type_="PROACTIVE", minimal_action="REPLACE", replacement_method="SUBSTITUTE",
-        max_surge=compute_v1.FixedOrPercent(fixed=policy.max_surge),
-        max_unavailable=compute_v1.FixedOrPercent(fixed=policy.max_unavailable))
+        max_surge=compute_v1.FixedOrPercent(fixed=surge), max_unavailable=compute_v1.FixedOrPercent(fixed=unavailable))
 
 
 def stages(old: str, new: str, canary_percent: int | None) -> list[Versions]:
@@ -68,13 +85,11 @@ def stages(old: str, new: str, canary_percent: int | None) -> list[Versions]:
 
 
 def _patch(api: Api, name: str, versions: Versions, policy: UpdatePolicy, reporter: Reporter) -> None:
-    group = fleet.read_group(api, name)
-    patch = compute_v1.InstanceGroupManager(versions=versions, update_policy=update_policy(policy))
+    zones = zone_count(fleet.read_group(api, name))
+    patch = compute_v1.InstanceGroupManager(versions=versions, update_policy=update_policy(policy, zones))
     request = compute_v1.PatchRegionInstanceGroupManagerRequest(
         project=api.project, region=api.config.fleet_region, instance_group_manager=name,
-        instance_group_manager_resource=patch,
-        # the same patch of the same group state is the same request (fingerprint changes with every update)
-        request_id=image.request_id(name, group.fingerprint + compute_v1.InstanceGroupManager.to_json(patch)))
+        instance_group_manager_resource=patch, request_id=request_id())
     op = call(api, f"updating fleet {name}", api.clients.groups.patch_unary, request=request)
     operations.wait(api, op, f"updating fleet {name}", reporter)
 
@@ -83,7 +98,7 @@ def _stage(api: Api, name: str, versions: Versions, policy: UpdatePolicy, report
     """Set ``versions`` and wait for the group to settle: None when it did, else why not."""
     try:
         _patch(api, name, versions, policy, reporter)
-        fleet.wait_stable(api, name, reporter)
+        fleet.wait_serving(api, name, reporter)
     except (TimeoutExceededError, OperationFailedError) as exc:
         return exc.message
     return None

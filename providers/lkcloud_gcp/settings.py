@@ -18,6 +18,9 @@ NETWORK = declare("gcp.network", "global/networks/default", "VPC network for ins
 CHUNK_MIB = declare("gcp.upload-chunk-mib", 16.0, "resumable upload chunk size in MiB (a multiple of 0.25)")
 POLL_MIN = declare("gcp.poll-min", 0.5, "seconds: the shortest wait between polls or retries")
 POLL_MAX = declare("gcp.poll-max", 15.0, "seconds: the longest wait between polls or retries")
+CONSOLE_MARKER = declare("gcp.console-marker", "Welcome to LinuxKit",
+                         "run --console reads the serial console until this regular expression matches")
+CONSOLE_TIMEOUT = declare("gcp.console-timeout", 120.0, "seconds run --console waits for the marker")
 CALL_BUDGET = declare("gcp.call-budget", 300.0, "seconds one API call may keep failing transiently")
 UPLOAD_BUDGET = declare("gcp.upload-budget", 300.0, "seconds an upload may keep failing without progress")
 OPERATION_TIMEOUT = declare("gcp.operation-timeout", 1800.0, "seconds an operation may run without finishing")

@@ -13,6 +13,7 @@ import base64
 import itertools
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,13 +189,14 @@ class _Progress:
     resumed_from: int = 0
     saved: bool = False
     finished: dict[str, Any] | None = None  # the object, when a resumed session was already complete
+    activity: Activity | None = None  # the upload's budget: committed bytes restart it
 
 
 class Uploader:
     """Resumable uploads to one Cloud Storage endpoint through an authorized session."""
 
     def __init__(self, session: Any, root: str, sessions: SessionStore, chunk_size: int, *, calls: Calls,
-                 budget: float = 300.0) -> None:
+                 budget: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
         if chunk_size % QUANTUM:
             raise UsageError(f"upload chunk size {chunk_size} is not a multiple of {QUANTUM}")
         self.session = session
@@ -203,6 +205,7 @@ class Uploader:
         self.chunk_size = chunk_size
         self.calls = calls
         self.budget = budget  # seconds the upload may keep failing
+        self.clock = clock
 
     def _initiate(self, request: UploadRequest) -> str:
         url = f"{self.root}/upload/storage/v1/b/{quote(request.bucket, safe='')}/o"
@@ -245,6 +248,8 @@ class Uploader:
                 return dict(response.json())
             committed = _committed(response)
             task.advance(committed - progress.committed)
+            if committed > progress.committed and progress.activity is not None:
+                progress.activity.advanced()  # progress: the budget counts from here
             progress.committed = committed
             if not progress.saved and committed:
                 self.sessions.save(request, progress.url)
@@ -287,6 +292,7 @@ class Uploader:
         progress = self._resume_or_start(request)
         task = reporter.task(f"uploading gs://{request.bucket}/{request.object_name}", None)
         attempts = itertools.count()
+        progress.activity = Activity(self.budget, self.clock)
 
         def attempt() -> dict[str, Any]:
             return self._attempt(stream, progress, request, task, query=next(attempts) > 0)
@@ -294,7 +300,7 @@ class Uploader:
         try:
             resource = progress.finished or self.calls.call(
                 f"uploading gs://{request.bucket}/{request.object_name}", attempt,
-                activity=Activity(self.budget), also=interrupted)
+                activity=progress.activity, also=interrupted)
         except CredentialsError:
             raise
         except ProviderError as exc:

@@ -14,6 +14,7 @@ import pytest
 
 from lkcloud.settings import Settings
 from lkcloud_gcp.clients import Api, Flags, connect
+from tests.conftest import ROOT
 from tests.servers.fake_compute import FakeCompute, fake_compute
 from tests.servers.gcs_emulator import gcs_emulator, storage_client
 
@@ -37,7 +38,9 @@ def bucket(gcs_url: str, worker_id: str) -> str:
 @pytest.fixture
 def compute() -> Iterator[FakeCompute]:
     with fake_compute() as fake:
+        fake.wait_hold = 0.5  # Google holds a wait up to two minutes; tests have no time for that
         yield fake
+    assert not fake.crashes, f"the fake Compute API crashed: {fake.crashes}"
 
 
 @pytest.fixture
@@ -62,6 +65,11 @@ def gcp_env(gcs_url: str, compute: FakeCompute, tmp_path: Path, monkeypatch: pyt
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    defaults = tmp_path / "fleets.yml"  # health checks that settle (or fail) in a few seconds
+    defaults.write_text((ROOT / "templates" / "fleets.yml").read_text().replace(
+        "interval_seconds: 10, timeout_seconds: 5, grace_seconds: 300}",
+        "interval_seconds: 1, timeout_seconds: 1, grace_seconds: 0}"))
+    monkeypatch.setenv("LKCLOUD_FLEET_DEFAULTS", str(defaults))
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)

@@ -46,7 +46,7 @@ def test_push_then_run_the_last_push(flags: list[str], bucket: str, raw_disk: Pa
     assert main(["run", "gcp", *flags, "--data", '{"a":{"content":"b"}}', "--console", "--zone", "us-east1-b",
                  "--machine-type", "e2-micro"]) == 0
     out = capsys.readouterr().out
-    assert "cli-os\tRUNNING\t203.0.113.7" in out and "welcome to LinuxKit" in out
+    assert "cli-os\tRUNNING\t203.0.113.7" in out and "cli-os: Welcome to LinuxKit" in out
     run = compute.recorded("POST", r"/zones/us-east1-b/instances$")[0].body or {}
     assert {"key": "user-data", "value": '{"a":{"content":"b"}}'} in run["metadata"]["items"]
     assert run["machineType"] == "zones/us-east1-b/machineTypes/e2-micro"
@@ -110,20 +110,28 @@ def test_fleet_lifecycle(flags: list[str], bucket: str, raw_disk: Path, compute:
     assert status["image"].endswith("/global/images/os-b")
     canary = compute.recorded("PATCH", r"/regions/europe-west4/instanceGroupManagers/web$")[0].body or {}
     assert canary["versions"][1]["targetSize"] == {"percent": 50}
+    assert compute.health_checks and compute.firewalls
     assert main(["fleet", "delete", "gcp", *fleet, "--yes"]) == 0
     assert compute.groups == {} and compute.templates == {}
+    assert compute.health_checks == {} and compute.firewalls == {}
 
 
-def test_refresh_that_stops_exits_1(push_argv: list[str], flags: list[str], compute: FakeCompute,
-                                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refresh_to_an_image_failing_its_health_check_exits_1(push_argv: list[str], flags: list[str],
+                                                               compute: FakeCompute,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*push_argv, "--name", "os-a"]) == 0
     assert main([*push_argv, "--name", "os-b"]) == 0
     assert main(["fleet", "create", "gcp", "web", *flags, "--image", "os-a", "--size", "2"]) == 0
-    compute.stable_after = 10**6
-    monkeypatch.setenv("LKCLOUD_GCP_ROLLOUT_TIMEOUT", "0.3")
+    compute.unhealthy_images.add("os-b")
     capsys.readouterr()
     assert main(["fleet", "refresh", "gcp", "web", *flags, "--image", "os-b"]) == 1
-    assert "refresh FAILED" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "refresh FAILED" in out and "rolled back" in out
+    capsys.readouterr()
+    assert main(["--json", "fleet", "status", "gcp", "web", *flags]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["image"].endswith("/global/images/os-a") and len(status["instances"]) == 2
+    assert {i["health"] for i in status["instances"]} == {"healthy"}
 
 
 @pytest.mark.slow
@@ -154,3 +162,21 @@ def test_cli_imports_no_google_sdk() -> None:
     code = ("import sys; from lkcloud.cli.main import main; import lkcloud_gcp.options; "
             "sys.exit(any(m.startswith('google') for m in sys.modules))")
     run([sys.executable, "-c", code], env={"PYTHONPATH": f"{ROOT}:{ROOT / 'providers'}"})
+
+
+def test_fleet_file_refresh_of_a_regional_group(push_argv: list[str], compute: FakeCompute, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet file's update policy (max_surge 1) against a group spanning three zones."""
+    assert main([*push_argv, "--name", "os-a"]) == 0
+    assert main([*push_argv, "--name", "os-b"]) == 0
+    monkeypatch.setenv("LKCLOUD_GCP_PROJECT", "lk-cli")
+    fleet = tmp_path / "web.yml"
+    fleet.write_text("name: web\nprovider: gcp\nimage: os-a\nsize: 2\nupdate: {max_surge: 1, max_unavailable: 0}\n")
+    assert main(["fleet", "create", str(fleet)]) == 0
+    fleet.write_text(fleet.read_text().replace("image: os-a", "image: os-b"))
+    assert main(["fleet", "refresh", str(fleet)]) == 0
+    (patch,) = compute.recorded("PATCH", r"/instanceGroupManagers/web$")
+    policy = (patch.body or {})["updatePolicy"]
+    assert policy["maxSurge"] == {"fixed": 3} and policy["maxUnavailable"] == {"fixed": 0}
+    members = compute.members[("us-central1", "web")]
+    assert {m["template"].rsplit("/", 1)[-1] for m in members} == set(compute.templates)

@@ -8,11 +8,11 @@ import pytest
 
 from lkcloud.errors import ProviderError, TimeoutExceededError, UsageError
 from lkcloud.platform import BootMode
-from lkcloud_gcp import image
+from lkcloud_gcp import image, operations
 from lkcloud_gcp.clients import Api, Clients
 from lkcloud_gcp.image import ImageSpec
 from tests.providers.gcp.conftest import hurried
-from tests.servers.fake_compute import FakeCompute
+from tests.servers.fake_compute import WAIT_HOLD, FakeCompute
 from tests.servers.faultproxy import FaultProxy, Faults
 
 pytestmark = pytest.mark.emulator
@@ -24,11 +24,17 @@ def spec(name: str = "img-1", family: str | None = "lk") -> ImageSpec:
                      features=image.guest_os_features(BootMode.UEFI))
 
 
-def test_insert_waits_through_pending_running_done(api: Api, compute: FakeCompute) -> None:
+def test_insert_waits_on_the_operation(api: Api, compute: FakeCompute) -> None:
+    """operations.wait is held by the server until the operation is done (or two minutes pass)."""
+    compute.operation_seconds = compute.image_seconds = 0.3
     created = image.insert(api, spec())
-    assert created.name == "img-1" and created.family == "lk"
-    waits = compute.recorded("POST", r"/global/operations/[^/]+/wait$")
-    assert len(waits) == 2  # PENDING -> RUNNING -> DONE, each step one wait
+    assert created.name == "img-1" and created.family == "lk" and created.status == "READY"
+    assert len(compute.recorded("POST", r"/global/operations/[^/]+/wait$")) == 1
+
+
+def test_the_wait_call_outlasts_the_servers_hold() -> None:
+    """A client timeout at or below Google's two-minute hold cuts healthy waits short."""
+    assert operations.WAIT_TIMEOUT > WAIT_HOLD
 
 
 def test_failed_operation_is_reported(api: Api, compute: FakeCompute) -> None:
@@ -83,10 +89,23 @@ def test_transient_errors_are_retried(api: Api, compute: FakeCompute) -> None:
     assert sorted(compute.images) == ["img-1", "img-2"]
 
 
-def test_request_id_is_stable_and_distinct() -> None:
-    assert image.request_id("a", DIGEST) == image.request_id("a", DIGEST)
-    assert image.request_id("a", DIGEST) != image.request_id("b", DIGEST)
-    assert dataclasses.replace(spec(), replaces="123").request_id != spec().request_id
+def test_each_insert_is_a_new_request(api: Api, compute: FakeCompute) -> None:
+    """Deleting an image and pushing it again is a new request, not a replay of the first."""
+    image.insert(api, spec("again"))
+    image.delete(api, "again")
+    image.insert(api, spec("again"))
+    first, second = (r.query["requestId"][0] for r in compute.recorded("POST", r"/global/images$"))
+    assert first != second and "again" in compute.images
+
+
+def test_the_fake_keeps_request_ids_for_an_hour(api: Api, compute: FakeCompute) -> None:
+    request = image.compute_v1.InsertImageRequest(project=api.project, image_resource=spec("kept").resource(),
+                                                  request_id="4a1e1d55-0c4f-4b9e-9f43-0d2f7d1c0001")
+    first = api.clients.images.insert_unary(request=request)
+    compute.images.clear()
+    assert api.clients.images.insert_unary(request=request).name == first.name and compute.images == {}
+    compute.clock.advance(3601)
+    assert api.clients.images.insert_unary(request=request).name != first.name and "kept" in compute.images
 
 
 @pytest.mark.parametrize("name", ["a", "lkcloud-1", "x" * 63])

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import uuid
 from pathlib import Path
 
 import pytest
 
 from lkcloud.artifact import from_file
-from lkcloud.errors import UsageError
+from lkcloud.errors import ProviderError, TimeoutExceededError, UsageError
 from lkcloud.platform import Arch, BootMode
 from lkcloud.provider.types import Artifact
 from lkcloud_gcp import archive
 from lkcloud_gcp.clients import Api
-from lkcloud_gcp.image import request_id
 from lkcloud_gcp.push import PushOptions, push
+from tests.providers.gcp.conftest import hurried
 from tests.servers.fake_compute import FakeCompute
 from tests.servers.gcs_emulator import storage_client
 
@@ -42,7 +44,7 @@ def test_push_raw_disk(api: Api, compute: FakeCompute, raw_disk: Path, gcs_url: 
     assert body["labels"] == {"team": "os", "lkcloud-managed": "true", "lkcloud-family": "hello-gcp",
                               "lkcloud-digest": f"sha256-{hexdigest}"[:63]}
     assert body["description"] == f"lkcloud image {artifact.digest}"
-    assert insert.query["requestId"] == [request_id(result.name, artifact.digest)]
+    assert uuid.UUID(insert.query["requestId"][0]).version == 4
     # the operation was polled through the fake, never through compute.googleapis.com
     assert compute.recorded("POST", r"/global/operations/operation-\d+/wait")
 
@@ -133,3 +135,29 @@ def test_no_bucket_configured(gcp_env: dict[str, str], compute: FakeCompute, raw
     with pytest.raises(UsageError, match="no bucket"):
         push(make_api(gcp_env), from_file(raw_disk, name="x"), PushOptions())
     assert compute.requests == []
+
+
+def test_push_waits_for_an_image_still_pending(api: Api, compute: FakeCompute, raw_disk: Path) -> None:
+    """A push interrupted while GCE imports the image: the rerun finds it PENDING and waits for it."""
+    artifact = from_file(raw_disk, name="slow")
+    compute.hold_operations = True
+    with pytest.raises(TimeoutExceededError):
+        push(hurried(api, operation=0.2), artifact, PushOptions())
+    (name,) = compute.images
+    assert compute.images[name]["status"] == "PENDING"
+    threading.Timer(0.3, lambda: setattr(compute, "hold_operations", False)).start()
+    result = push(api, artifact, PushOptions())
+    assert result.reused and compute.images[name]["status"] == "READY"
+    assert len(compute.recorded("POST", r"/global/images$")) == 1
+
+
+def test_push_again_after_a_failed_import(api: Api, compute: FakeCompute, raw_disk: Path) -> None:
+    artifact = from_file(raw_disk, name="bad")
+    compute.fail_next_image = True
+    with pytest.raises(ProviderError, match="IMAGE_IMPORT_FAILED"):
+        push(api, artifact, PushOptions())
+    (name,) = compute.images
+    assert compute.images[name]["status"] == "FAILED"
+    result = push(api, artifact, PushOptions())
+    assert not result.reused and compute.images[name]["status"] == "READY"
+    assert len(compute.recorded("DELETE", rf"/global/images/{name}$")) == 1

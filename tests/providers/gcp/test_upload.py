@@ -21,6 +21,7 @@ from tests.servers.gcs_emulator import storage_client
 
 pytestmark = pytest.mark.emulator
 QUANTUM = 256 << 10
+SEED = 1  # a fault sequence with transient failures all through the upload, never three in a row
 
 
 def _pieces(seed: int = 7) -> list[bytes]:
@@ -132,3 +133,20 @@ def test_interrupted_after_the_last_chunk(api: Api, gcs_url: str, bucket: str, r
     done = _uploader(api, tmp_path).upload(request, lambda: archive.gce_archive(raw_disk))
     assert done.size == len(expected)
     assert storage_client(gcs_url).bucket(bucket).blob("complete.tar.gz").download_as_bytes() == expected
+
+
+def test_the_budget_counts_time_without_progress(api: Api, gcs_url: str, bucket: str, raw_disk: Path,
+                                                 tmp_path: Path) -> None:
+    """Transient failures all through a long upload, each followed by progress: the upload's
+    budget (here 5.5 requests' worth of time) restarts with every committed chunk, so a push
+    longer than the budget still finishes."""
+    faults = Faults(rate=0.15, kinds=("503",), seed=SEED, match=r"^PUT .*upload_id")
+    with FaultProxy(gcs_url, faults) as proxy:
+        via_proxy = Api.of(api.config, type(api.clients)(api.clients.credentials,
+                                                         dataclasses.replace(api.clients.endpoints, storage=proxy.url)))
+        uploader = Uploader(via_proxy.clients.session, proxy.url, SessionStore(tmp_path / "sessions"), QUANTUM,
+                            calls=api.calls, budget=550.0, clock=lambda: 100.0 * proxy.stats["matched"])
+        done = uploader.upload(UploadRequest(bucket, "long.tar.gz", "k-long"), lambda: archive.gce_archive(raw_disk))
+    assert proxy.stats["503"] >= 3 and proxy.stats["matched"] * 100.0 > 3 * 550.0
+    stored = storage_client(gcs_url).bucket(bucket).blob("long.tar.gz").download_as_bytes()
+    assert stored == b"".join(archive.gce_archive(raw_disk)) and done.size == len(stored)
