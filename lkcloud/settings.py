@@ -15,6 +15,7 @@ files are TOML: ``lkcloud.toml`` in the working directory, then
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 from lkcloud.errors import ConfigError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Value = str | int | float | bool | list[str] | None
 
@@ -42,6 +44,9 @@ class Setting:
     default: Value = None
     help: str = ""
     kind: type | None = None  # None: the default's type
+    # Non-empty: never read from a project's lkcloud.toml (a cloned repository is not trusted to
+    # loosen security); the text says what sets it instead (a flag, the env, the user's config).
+    not_from_project: str = ""
 
     @property
     def type(self) -> type:
@@ -73,20 +78,22 @@ def _infer(default: Value) -> type:
     return str
 
 
-def declare(key: str, default: Value = None, help: str = "", kind: type | None = None) -> Setting:
+def declare(key: str, default: Value = None, help: str = "", kind: type | None = None, *,
+            not_from_project: str = "") -> Setting:
     """Declare a setting once, at import time of the module that owns it."""
-    setting = Setting(key, default, help, kind)
+    setting = Setting(key, default, help, kind, not_from_project)
     REGISTRY[key] = setting
     return setting
 
 
+PROJECT_FILE = "lkcloud.toml"  # a project's settings (the working directory's); the user's is config.toml
 CACHE = declare("cache", "~/.lkcloud/cache", "OCI image cache directory (LinuxKit-compatible layout)")
 ARCH = declare("arch", None, "target architecture (amd64 or arm64); defaults to the host's")
 
 
 def config_files(cwd: Path | None = None) -> list[Path]:
     """The config files consulted, in order of precedence."""
-    here = (cwd or Path.cwd()) / "lkcloud.toml"
+    here = (cwd or Path.cwd()) / PROJECT_FILE
     home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "lkcloud" / "config.toml"
     return [here, home]
 
@@ -163,7 +170,10 @@ class Settings:
             return setting.convert(raw, f"{setting.env}={raw}"), "env"
         for path, table in self._files:
             found, value = _lookup(table, setting.key)
-            if found:
+            if found and setting.not_from_project and path.name == PROJECT_FILE:
+                log.warning("%s: %s ignored: it is not taken from a project's %s (%s)", path, setting.key,
+                            PROJECT_FILE, setting.not_from_project)
+            elif found:
                 return setting.convert(value, str(path)), str(path)
         return setting.default, "default"
 
