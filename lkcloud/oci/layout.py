@@ -23,6 +23,7 @@ from lkcloud.errors import DigestMismatchError, ImageNotFoundError, RegistryErro
 from lkcloud.fsutil import atomic_output
 from lkcloud.oci import media
 from lkcloud.oci.api import Descriptor, Platform
+from lkcloud.oci.limits import DOCUMENT_SIZE, human
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 LOCK_TIMEOUT = 300.0
@@ -95,12 +96,15 @@ class Layout:
             return False
         return size is None or found == size
 
-    def read_blob(self, digest: str, *, what: str = "blob") -> bytes:
-        """A small blob's bytes, checked against its digest."""
+    def read_blob(self, digest: str, *, what: str = "blob", limit: int = DOCUMENT_SIZE) -> bytes:
+        """A small blob's bytes (a manifest, an index, a config: at most ``limit``), checked against its digest."""
         try:
-            data = self.blob_path(digest).read_bytes()
+            with self.blob_path(digest).open("rb") as fh:
+                data = fh.read(limit + 1)
         except FileNotFoundError as exc:
             raise ImageNotFoundError(f"{what} {digest} is not in the cache at {self.root}") from exc
+        if len(data) > limit:
+            raise RegistryError(f"cached {what} {digest} is over {human(limit)}: not a manifest or config")
         if media.sha256(data) != digest:
             raise DigestMismatchError(f"cached {what} {digest} does not match its content")
         return data
@@ -140,6 +144,9 @@ class Layout:
                     hasher.update(chunk)
                     out.write(chunk)
                     count += len(chunk)
+                    if size is not None and count > size:  # stop at the declared size, not at the sender's
+                        raise DigestMismatchError(f"blob {digest} is larger than the {size} bytes declared for it",
+                                                  hint="the source served wrong data; nothing was cached")
                     if progress is not None:
                         progress(len(chunk))
             # No fsync: every read checks the digest, so a blob torn by a crash is fetched again.

@@ -13,7 +13,8 @@ from lkcloud.errors import DigestMismatchError, ImageNotFoundError, RegistryErro
 from lkcloud.oci import media
 from lkcloud.oci.api import Descriptor
 from lkcloud.oci.layout import Layout
-from lkcloud.oci.manifest import is_index, media_type_of, parse_index, parse_manifest, select
+from lkcloud.oci.limits import DOCUMENT_SIZE, IMAGE_SIZE, LimitError, Limits, human
+from lkcloud.oci.manifest import Manifest, is_index, media_type_of, parse_index, parse_manifest, select
 from lkcloud.oci.reference import DOCKER_HUB, Reference
 from lkcloud.oci.registry import Fetched, RegistryClient, RegistryOptions
 from lkcloud.progress import Reporter
@@ -69,13 +70,29 @@ def _download(client: RegistryClient, repository: str, layout: Layout, desc: Des
 
 def _manifest_bytes(client: RegistryClient, repository: str, layout: Layout, desc: Descriptor) -> bytes:
     if has_valid_blob(layout, desc):
-        return layout.blob_path(desc.digest).read_bytes()
+        return layout.read_blob(desc.digest, what="manifest")
     fetched = client.get_manifest(repository, desc.digest)
     return fetched.data
 
 
+def check_document(name: str, what: str, desc: Descriptor) -> None:
+    """Refuse a manifest or config that declares more than 4 MiB, before it is fetched."""
+    if desc.size > DOCUMENT_SIZE:
+        raise LimitError(f"{name}: its {what} declares {human(desc.size)}; at most {human(DOCUMENT_SIZE)} is read",
+                         hint="a manifest or config is a small JSON document")
+
+
+def check_layers(name: str, manifest: Manifest, limits: Limits) -> None:
+    """Refuse layers that declare more than the image limit, before any is downloaded."""
+    total = sum(max(layer.size, 0) for layer in manifest.layers)
+    if total > limits.image_size:
+        raise LimitError(f"{name}: its layers declare {human(total)}, over the {human(limits.image_size)} limit "
+                         "for one image", hint=f"if the image is trusted, raise {IMAGE_SIZE.env}")
+
+
 def pull_image(
-    layout: Layout, reference: Reference, arch: str, options: RegistryOptions, reporter: Reporter
+    layout: Layout, reference: Reference, arch: str, options: RegistryOptions, reporter: Reporter, *,
+    limits: Limits | None = None,
 ) -> Descriptor:
     """Pull ``reference`` for ``arch`` into ``layout`` and tag it; returns the root descriptor."""
     name = str(reference)
@@ -85,12 +102,15 @@ def pull_image(
     data, kind = root.data, root.media_type
     if is_index(kind):
         chosen = select(parse_index(data, name), arch, None, name)
+        check_document(name, "manifest", chosen)
         data = _manifest_bytes(client, reference.path, layout, chosen)
         kind = media_type_of(data, chosen.media_type, name)
         if is_index(kind):
             raise RegistryError(f"{name}: nested indexes are not supported")
         manifests.insert(0, data)
     manifest = parse_manifest(data, f"manifest of {name}")
+    check_document(name, "config", manifest.config)
+    check_layers(name, manifest, limits or Limits.from_settings())
     for blob in (manifest.config, *manifest.layers):
         _download(client, reference.path, layout, blob, reporter)
     for raw in manifests:
