@@ -12,6 +12,7 @@ import typer
 
 from lkcloud.cli import context
 from lkcloud.cli.context import emit, reporter
+from lkcloud.leftovers import prune
 from lkcloud.oci.archive import ArchiveFormat, export, import_archive
 from lkcloud.oci.inventory import CachedImage, cached_images
 from lkcloud.oci.registry import RegistryOptions
@@ -119,6 +120,18 @@ def import_cmd(
     _json(json_output)
     names = import_archive(_store(cache), archive, ref=ref)
     emit({"archive": archive, "images": names}, "\n".join(f"imported {n}" for n in names))
+
+
+@cache_app.command("prune")
+def prune_cmd(
+    dirs: list[Path] = typer.Option([Path(".")], "--dir", help="A build output directory to sweep too (repeatable)."),
+    cache: Path | None = CACHE,
+    json_output: bool = JSON,
+) -> None:
+    """Remove what killed runs left (temporary files, build directories, a day old) and unused blobs."""
+    _json(json_output)
+    pruned = prune(cache_dir(flag=cache), dirs)
+    emit(pruned, pruned.summary, ids=lambda: [str(p) for p in pruned.leftovers] + pruned.blobs)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,8 @@
 config and layers, each checked against its digest before it is stored.
 
 Blobs land first and manifests last, and the name is tagged only when everything is in: a
-failed pull leaves the name untagged and no unverified byte in the cache.
+failed pull leaves the name untagged and no unverified byte in the cache. The blobs are leased
+(lkcloud.oci.layout) until the tag is written, so a concurrent prune cannot take them.
 """
 
 from __future__ import annotations
@@ -94,25 +95,29 @@ def pull_image(
     layout: Layout, reference: Reference, arch: str, options: RegistryOptions, reporter: Reporter, *,
     limits: Limits | None = None,
 ) -> Descriptor:
-    """Pull ``reference`` for ``arch`` into ``layout`` and tag it; returns the root descriptor."""
+    """Pull ``reference`` for ``arch`` into ``layout`` and tag it; returns the root descriptor.
+    Its blobs are leased from before the first is checked until the tag is written."""
     name = str(reference)
     reporter.step(f"pulling {name} ({arch})")
     client, root = _root_manifest(reference, options)
-    manifests = [root.data]
-    data, kind = root.data, root.media_type
-    if is_index(kind):
-        chosen = select(parse_index(data, name), arch, None, name)
-        check_document(name, "manifest", chosen)
-        data = _manifest_bytes(client, reference.path, layout, chosen)
-        kind = media_type_of(data, chosen.media_type, name)
+    with layout.lease():
+        manifests = [root.data]
+        data, kind = root.data, root.media_type
         if is_index(kind):
-            raise RegistryError(f"{name}: nested indexes are not supported")
-        manifests.insert(0, data)
-    manifest = parse_manifest(data, f"manifest of {name}")
-    check_document(name, "config", manifest.config)
-    check_layers(name, manifest, limits or Limits.from_settings())
-    for blob in (manifest.config, *manifest.layers):
-        _download(client, reference.path, layout, blob, reporter)
-    for raw in manifests:
-        layout.write_blob(raw)
-    return layout.tag(name, Descriptor(root.media_type, root.digest, len(root.data)))
+            chosen = select(parse_index(data, name), arch, None, name)
+            check_document(name, "manifest", chosen)
+            layout.lease_add([chosen.digest])
+            data = _manifest_bytes(client, reference.path, layout, chosen)
+            kind = media_type_of(data, chosen.media_type, name)
+            if is_index(kind):
+                raise RegistryError(f"{name}: nested indexes are not supported")
+            manifests.insert(0, data)
+        manifest = parse_manifest(data, f"manifest of {name}")
+        check_document(name, "config", manifest.config)
+        check_layers(name, manifest, limits or Limits.from_settings())
+        layout.lease_add(blob.digest for blob in (manifest.config, *manifest.layers))
+        for blob in (manifest.config, *manifest.layers):
+            _download(client, reference.path, layout, blob, reporter)
+        for raw in manifests:
+            layout.write_blob(raw)
+        return layout.tag(name, Descriptor(root.media_type, root.digest, len(root.data)))
