@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import traceback
 
 import typer
 from typer.exceptions import TyperException
 
-from lkcloud import __version__
+from lkcloud import __version__, logs
 from lkcloud.cli import context
 from lkcloud.cli.groups import build_groups
 from lkcloud.errors import LkcloudError
@@ -49,8 +48,7 @@ def root(
     context.OPTIONS.debug = debug
     context.OPTIONS.json = json_output
     context.OPTIONS.quiet = quiet
-    level = logging.DEBUG if debug else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.setup(debug)
 
 
 def _register() -> None:

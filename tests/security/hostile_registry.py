@@ -25,6 +25,7 @@ class Hostile:
     blobs: dict[str, bytes] = field(default_factory=dict)
     challenge: str | None = None  # WWW-Authenticate sent with a 401 to requests without Authorization
     redirect_blobs_to: str | None = None  # base URL serving GET /blob/<digest>
+    redirect_query: str = ""  # a query the redirect adds (a signature, as CDNs sign blob URLs)
     chunked: bool = False  # send bodies without Content-Length
     extra: int = 0  # bytes of zeros sent after each blob (more than declared)
     trickle: float = 0.0  # seconds between single bytes of a body...
@@ -80,7 +81,7 @@ def _handler(state: Hostile) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization")
             state.seen.append((self.command, self.path, auth))
             if self.path.startswith("/blob/"):
-                self._send(200, state.blobs.get(self.path[6:], b""), {})
+                self._send(200, state.blobs.get(self.path[6:].split("?", 1)[0], b""), {})
                 return
             if state.challenge and auth is None and self.path.startswith("/v2/"):
                 self._send(401, b"{}", {"WWW-Authenticate": state.challenge})
@@ -90,7 +91,8 @@ def _handler(state: Hostile) -> type[BaseHTTPRequestHandler]:
                 data, kind = state.manifests[ref]
                 self._send(200, data, {"Content-Type": kind})
             elif "/blobs/" in self.path and state.redirect_blobs_to:
-                self._send(307, b"", {"Location": f"{state.redirect_blobs_to}/blob/{ref}"})
+                query = f"?{state.redirect_query}" if state.redirect_query else ""
+                self._send(307, b"", {"Location": f"{state.redirect_blobs_to}/blob/{ref}{query}"})
             elif "/blobs/" in self.path and ref in state.blobs:
                 data = state.blobs[ref]
                 self._send(200, data + bytes(state.extra), {"Content-Type": "application/octet-stream"},
