@@ -43,7 +43,7 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 CONNECT_TIMEOUT = 10.0
 ERROR_SIZE = 64 << 10  # of an error body, the part read for its message
 STALL_ERRORS = 10.0  # seconds an error body may take to move
-DOWNLOAD_CHUNK = 64 << 10
+DOWNLOAD_CHUNK = 256 << 10  # also the progress a download must make per stall_window
 
 __all__ = [
     "INSECURE", "MIRRORS", "Credentials", "Fetched", "RegistryClient", "RegistryOptions", "StatusError",
