@@ -121,12 +121,16 @@ def _entry(member: tarfile.TarInfo, name: str) -> Entry:
     )
 
 
+class _HeaderTooLarge(Exception):
+    pass
+
+
 class _BoundedInfo(tarfile.TarInfo):
     """A TarInfo that refuses PAX and GNU long-name headers over HEADER_SIZE (tarfile reads them whole)."""
 
     def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in _LONG_HEADERS and self.size > HEADER_SIZE:
-            raise LimitError(f"a layer has a {self.size}-byte extended header (at most {HEADER_SIZE} are read)")
+            raise _HeaderTooLarge(f"a layer has a {self.size}-byte extended header (at most {HEADER_SIZE} are read)")
         member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
         return member
 
@@ -140,8 +144,15 @@ def read_tar(stream: BinaryIO, source: str, warn: Warn = _default_warn, *, spool
     leaves the root are dropped, absolute names made relative, unknown types skipped. A regular
     file's data is read into ``spool`` only when ``wanted`` (default: always) says so; every
     member counts against ``budget``."""
-    spool = spool if spool is not None else Spool()
-    budget = budget if budget is not None else Budget(Limits(), source)
+    try:
+        yield from _read(stream, source, warn, spool=spool if spool is not None else Spool(),
+                         budget=budget if budget is not None else Budget(Limits(), source), wanted=wanted)
+    except _HeaderTooLarge as exc:
+        raise LimitError(f"{source}: {exc}", hint="a layer's headers are small; this one is not") from None
+
+
+def _read(stream: BinaryIO, source: str, warn: Warn, *, spool: Spool, budget: Budget,
+          wanted: Wanted | None) -> Iterator[tuple[str, Entry]]:
     with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedInfo) as tar:
         for member in tar:
             raw = member.name
