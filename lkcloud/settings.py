@@ -11,6 +11,9 @@ files are TOML: ``lkcloud.toml`` in the working directory, then
     [gcp]
     project = "my-project"
     zone = "europe-west1-b"
+
+A setting that would loosen security (registry transport, limits, host files) is declared with
+``not_from_project``: a project's ``lkcloud.toml``, often from a cloned repository, cannot set it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lkcloud.errors import ConfigError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+_WARNED: set[tuple[Path, str]] = set()  # (project file, key) already reported as ignored
 
 Value = str | int | float | bool | list[str] | None
 
@@ -171,8 +175,10 @@ class Settings:
         for path, table in self._files:
             found, value = _lookup(table, setting.key)
             if found and setting.not_from_project and path.name == PROJECT_FILE:
-                log.warning("%s: %s ignored: it is not taken from a project's %s (%s)", path, setting.key,
-                            PROJECT_FILE, setting.not_from_project)
+                if (path, setting.key) not in _WARNED:
+                    _WARNED.add((path, setting.key))
+                    log.warning("%s: %s ignored: it is not taken from a project's %s (%s)", path, setting.key,
+                                PROJECT_FILE, setting.not_from_project)
             elif found:
                 return setting.convert(value, str(path)), str(path)
         return setting.default, "default"
