@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from lkcloud import formats as format_table
 from lkcloud.errors import UsageError
+from lkcloud.leftovers import sweep_build_dirs
 from lkcloud.platform import Arch
 from lkcloud.progress import NULL, Reporter
 
@@ -184,6 +185,7 @@ def workspace(plan: Plan) -> Iterator[Path]:
     try:
         try:
             plan.outdir.mkdir(parents=True, exist_ok=True)
+            sweep_build_dirs(plan.outdir)  # what killed builds left here, a day old
             work.mkdir(mode=0o700)
         except OSError as exc:
             raise UsageError(f"--dir {plan.outdir}: cannot write there: {exc.strerror or exc}") from exc

@@ -27,7 +27,8 @@ LIMITS: dict[str, int] = {
 }
 FILE_MODE = 0o644
 DIR_MODE = 0o755
-_MODE = re.compile(r"^0?[0-7]{3,4}$")
+# Permission bits only: a 4-digit mode such as 4755 would make a setuid file from user data.
+_MODE = re.compile(r"^0?[0-7]{3}$")
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,17 @@ def _mode(value: Any, where: str, problems: list[str]) -> int | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _MODE.match(value):
-        problems.append(f"{where}.perm: mode {value!r} is not an octal string such as \"0644\"")
+        problems.append(f"{where}.perm: mode {value!r} is not an octal string such as \"0644\" "
+                        "(permission bits only: no setuid, setgid or sticky bit)")
         return None
     return int(value, 8)
 
 
 def _check_name(name: str, where: str, problems: list[str]) -> bool:
-    if not name or name in (".", "..") or "/" in name or "\0" in name:
+    """A name the metadata agent writes as given: no ``/``, no control characters, and no leading
+    or trailing blanks (the agent refuses them: ``" "`` or ``"ssh "`` named another path)."""
+    control = any(ord(c) < 32 or ord(c) == 127 for c in name)
+    if not name or name in (".", "..") or "/" in name or control or name != name.strip():
         problems.append(f"{where}: {name!r} is not a valid file name")
         return False
     return True

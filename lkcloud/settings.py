@@ -16,6 +16,9 @@ defaults::
 
 A config file is checked whole when it is read: an unknown key or a value of the wrong type is an
 error naming the file, the line and the key, with the nearest known key as a suggestion.
+
+A setting that would loosen security (registry transport, limits, host files) is declared with
+``not_from_project``: a project's ``lkcloud.toml``, often from a cloned repository, cannot set it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from lkcloud.errors import ConfigError
 from lkcloud.platform import Arch, host_arch, parse_arch
 
 log = logging.getLogger(__name__)
+_WARNED: set[tuple[Path, str]] = set()  # (project file, key) already reported as ignored
 
 Value = str | int | float | bool | list[str] | None
 
@@ -54,6 +58,9 @@ class Setting:
     help: str = ""
     kind: type | None = None  # None: the default's type
     cloud_env: tuple[str, ...] = ()
+    # Non-empty: never read from a project's lkcloud.toml (a cloned repository is not trusted to
+    # loosen security); the text says what sets it instead (a flag, the env, the user's config).
+    not_from_project: str = ""
 
     @property
     def type(self) -> type:
@@ -86,9 +93,9 @@ def _infer(default: Value) -> type:
 
 
 def declare(key: str, default: Value = None, help: str = "", kind: type | None = None,
-            cloud_env: tuple[str, ...] = ()) -> Setting:
+            cloud_env: tuple[str, ...] = (), *, not_from_project: str = "") -> Setting:
     """Declare a setting once, at import time of the module that owns it."""
-    setting = Setting(key, default, help, kind, tuple(cloud_env))
+    setting = Setting(key, default, help, kind, tuple(cloud_env), not_from_project)
     REGISTRY[key] = setting
     return setting
 
@@ -283,6 +290,14 @@ class Resolved:
     file: Path | None = None
 
 
+def _ignored(path: Path, setting: Setting) -> None:
+    """Say once that a project's lkcloud.toml may not set ``setting`` (it would loosen security)."""
+    if (path, setting.key) not in _WARNED:
+        _WARNED.add((path, setting.key))
+        log.warning("%s: %s ignored: it is not taken from a project's %s (%s)", path, setting.key, PROJECT_FILE,
+                    setting.not_from_project)
+
+
 class Settings:
     """Resolves declared settings from flags, the environment and the config files."""
 
@@ -304,7 +319,9 @@ class Settings:
                 return Resolved(setting, setting.convert(raw, f"{name}={raw}"), "env", name)
         for config in self.files:
             found, value = config.lookup(setting.key)
-            if found:
+            if found and setting.not_from_project and config.path.name == PROJECT_FILE:
+                _ignored(config.path, setting)
+            elif found:
                 where = config.where(setting.key)
                 return Resolved(setting, setting.convert(value, where), "file", where, config.path)
         return Resolved(setting, setting.default, "default", "default")

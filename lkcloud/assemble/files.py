@@ -7,15 +7,19 @@ Missing parent directories are created with the file's owner and its mode plus `
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import stat
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
 import yaml
 
 from lkcloud.assemble.ociconfig import id_number
 from lkcloud.errors import BuildError
+from lkcloud.oci.limits import FILE_SIZE, LimitError, Limits, human
+from lkcloud.oci.spool import Data, Spool
 from lkcloud.oci.unpack import DIR, REG, SYMLINK, Entry
+from lkcloud.spec import sources
 from lkcloud.spec.model import Config, File, MetadataFormat
 
 SOURCE = "linuxkit.files"
@@ -41,18 +45,36 @@ def metadata(config: Config, kind: MetadataFormat) -> bytes:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False).encode()
 
 
-def _contents(f: File, config: Config, where: str, write_metadata: MetadataWriter) -> bytes | None:
+def _read_source(f: File, index: int, spool: Spool, limits: Limits) -> Data | None:
+    """A ``source:`` file's bytes (None when an optional one is missing), checked again as it is
+    opened: the path the checks resolved, no symlink in its place, a regular file within the limit."""
+    try:
+        path = sources.resolve(f, sources.allowed())
+        if path is None:
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except sources.SourceError as exc:
+        raise BuildError(f"{sources.where(f, index)} {exc.message}", hint=exc.hint) from None
+    except OSError as exc:
+        raise BuildError(f"{sources.where(f, index)} cannot read source {f.source}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise BuildError(f"{sources.where(f, index)} source {f.source} is not a regular file")
+        data = spool.take_all(stream, limits.file_size)
+        if len(data) > limits.file_size:
+            raise LimitError(f"{sources.where(f, index)} source {f.source} is over the "
+                             f"{human(limits.file_size)} limit for one file", hint=f"raise {FILE_SIZE.env}")
+        return data
+
+
+def _contents(f: File, index: int, config: Config, write_metadata: MetadataWriter, spool: Spool) -> Data | None:
     """The file's bytes; None when an optional source is missing."""
+    where = f"files[{index}] ({f.path})"
     if f.metadata is not None:
         return write_metadata(config, f.metadata)
     if f.source is not None:
-        source = Path(f.source).expanduser()
-        try:
-            return source.read_bytes()
-        except OSError as exc:
-            if f.optional:
-                return None
-            raise BuildError(f"{where}: cannot read source {f.source}: {exc.strerror}") from exc
+        return _read_source(f, index, spool, Limits.from_settings())
     if f.contents is None:
         raise BuildError(f"{where}: contents of file not specified", hint="give contents, source or metadata")
     return f.contents.encode()
@@ -62,6 +84,7 @@ def files(config: Config, ids: Mapping[str, int], mtime: int,
           write_metadata: MetadataWriter = metadata) -> Iterator[Entry]:
     """The entries of ``config.files`` in order, with their missing parents."""
     added: set[str] = set()
+    spool = Spool()
     for index, f in enumerate(config.files):
         where = f"files[{index}] ({f.path})"
         name = f.path.lstrip("/")
@@ -74,9 +97,9 @@ def files(config: Config, ids: Mapping[str, int], mtime: int,
             uid, gid = id_number(f.uid, ids), id_number(f.gid, ids)
         except BuildError as exc:
             raise BuildError(f"{where}: {exc.message}", hint=exc.hint) from None
-        data = b""
+        data: Data = b""
         if not f.directory and f.symlink is None:
-            contents = _contents(f, config, where, write_metadata)
+            contents = _contents(f, index, config, write_metadata, spool)
             if contents is None:
                 continue
             data = contents

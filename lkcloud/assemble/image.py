@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
 from lkcloud.oci.api import ContainerConfig, Descriptor, LocalImage
+from lkcloud.oci.limits import Limits
 from lkcloud.oci.reference import parse
 from lkcloud.oci.unpack import DIR, HARDLINK, REG, SYMLINK, Entry, Warn, merge_layers
 
@@ -53,7 +54,9 @@ def expand(ref: str) -> str:
 
 
 class ImageSource(Protocol):
-    """Where assembly gets images: their config and their merged file system."""
+    """Where assembly gets images: their config and their merged file system (within ``limits``)."""
+
+    limits: Limits
 
     def config(self, ref: str) -> ContainerConfig: ...
 
@@ -74,6 +77,7 @@ class StoreImages:
     arch: str = "amd64"
     pull: bool = False
     warn: Warn | None = None
+    limits: Limits = field(default_factory=Limits.from_settings)
     digests: dict[str, str] = field(default_factory=dict)
     _images: dict[str, LocalImage] = field(default_factory=dict)
 
@@ -93,8 +97,8 @@ class StoreImages:
             for layer in image.layers
         ]
         if self.warn is None:
-            return merge_layers(openers, ref)
-        return merge_layers(openers, ref, self.warn)
+            return merge_layers(openers, ref, limits=self.limits)
+        return merge_layers(openers, ref, self.warn, limits=self.limits)
 
 
 def prefix_dirs(prefix: str, source: str, location: str, mtime: int) -> Iterator[Entry]:

@@ -8,25 +8,26 @@ everything else in the image is discarded.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator
 
 from lkcloud.assemble.image import image_tar
 from lkcloud.errors import BuildError
-from lkcloud.oci.unpack import DIR, REG, Entry, Warn, read_tar
+from lkcloud.oci.limits import Budget, Limits
+from lkcloud.oci.spool import Data
+from lkcloud.oci.unpack import DIR, REG, Entry, Warn, read_tar, sanitise
 from lkcloud.spec.model import Kernel
 
 LOCATION = "kernel"
 
 
-def kernel_entries(kernel: Kernel, image: Iterable[Entry], source: str, mtime: int,
-                   warn: Warn | None = None) -> Iterator[Entry]:
+def kernel_entries(kernel: Kernel, image: Iterable[Entry], source: str, mtime: int, *,
+                   warn: Warn | None = None, limits: Limits | None = None) -> Iterator[Entry]:
     """boot/ entries and the modules tar's contents, in the order the image holds them."""
     wanted_tar = kernel.tar_name or ""
     ucode = kernel.ucode or ""
     found_kernel = found_tar = found_ucode = False
 
-    def made(name: str, kind: bytes, mode: int, like: Entry, data: bytes = b"") -> Entry:
+    def made(name: str, kind: bytes, mode: int, like: Entry, data: Data = b"") -> Entry:
         return Entry(name, kind, mode, mtime=mtime, data=data, pax=like.pax, source=source, location=LOCATION)
 
     filtered = image_tar(image, source=source, location=LOCATION, prefix="", resolv="", mtime=mtime)
@@ -44,9 +45,7 @@ def kernel_entries(kernel: Kernel, image: Iterable[Entry], source: str, mtime: i
             yield made("boot/kernel", REG, entry.mode, entry, entry.data)
         elif wanted_tar and entry.name == wanted_tar:
             found_tar = True
-            for _raw, member in read_tar(io.BytesIO(entry.data), f"{source} {wanted_tar}",
-                                         *([warn] if warn else [])):
-                yield member.renamed(member.name, source=source, location=LOCATION)
+            yield from _modules(entry, f"{source} {wanted_tar}", source, warn, limits or Limits())
         elif ucode and entry.name == ucode:
             found_ucode = True
             if not found_kernel:
@@ -57,3 +56,12 @@ def kernel_entries(kernel: Kernel, image: Iterable[Entry], source: str, mtime: i
     if wanted_tar and not found_tar:
         raise BuildError(f"kernel image {source}: did not find kernel tar {wanted_tar!r} in kernel image",
                          hint="set kernel.tar: none if the image has no modules tar")
+
+
+def _modules(entry: Entry, where: str, source: str, warn: Warn | None, limits: Limits) -> Iterator[Entry]:
+    """The modules tar's entries (held to the image's limits, dropped where they pass a symlink)."""
+    warnings = [warn] if warn else []
+    with entry.open() as stream:
+        members = [member for _raw, member in read_tar(stream, where, *warnings, budget=Budget(limits, where))]
+    for member in sanitise(members, where, *warnings):
+        yield member.renamed(member.name, source=source, location=LOCATION)

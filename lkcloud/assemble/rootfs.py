@@ -12,6 +12,7 @@ from lkcloud.assemble.image import RESOLVCONF_SYMLINK, ImageSource, expand, imag
 from lkcloud.assemble.kernel import kernel_entries
 from lkcloud.assemble.stream import generated_mtime
 from lkcloud.errors import BuildError
+from lkcloud.oci.spool import Spool
 from lkcloud.oci.unpack import DIR, REG, Entry, Warn
 from lkcloud.progress import NULL, Reporter
 from lkcloud.spec.model import Config, ImageConfig, Volume, VolumeFormat
@@ -39,17 +40,24 @@ class Assembly:
 
 
 def _init(config: Config, job: Assembly) -> Iterator[Entry]:
-    databases: list[bytes] = []
+    databases: list[Entry] = []
     for index, ref in enumerate(config.init):
         job.reporter.step(f"init: {ref}")
         for entry in image_tar(job.images.entries(ref), source=expand(ref), location=f"init[{index}]", prefix="",
                                resolv=RESOLVCONF_SYMLINK, mtime=job.mtime):
             if entry.name == APK_DB and entry.type == REG:
-                databases.append(entry.data)
+                databases.append(entry)
             yield entry
     if len(databases) > 1:  # one apk database for the union of the init images
-        merged = b"".join(db + b"\n\n" for db in databases)
+        merged = Spool(memory=0).take_chunks(_joined(databases))
         yield Entry(APK_DB, REG, 0o644, mtime=job.mtime, data=merged, source="LINUXKIT.apkinit", location="init")
+
+
+def _joined(databases: list[Entry]) -> Iterator[bytes]:
+    for database in databases:
+        with database.open() as stream:
+            yield from iter(lambda: stream.read(1 << 20), b"")
+        yield b"\n\n"
 
 
 def _volume(index: int, volume: Volume, job: Assembly) -> Iterator[Entry]:
@@ -73,7 +81,8 @@ def entries(config: Config, job: Assembly) -> Iterator[Entry]:
     if config.kernel.image:
         job.reporter.step(f"kernel: {config.kernel.image}")
         yield from kernel_entries(config.kernel, job.images.entries(config.kernel.image),
-                                  expand(config.kernel.image), job.mtime, job.warn)
+                                  expand(config.kernel.image), job.mtime, warn=job.warn,
+                                  limits=job.images.limits)
     yield from _init(config, job)
     for index, volume in enumerate(config.volumes):
         yield from _volume(index, volume, job)

@@ -2,12 +2,12 @@
 
 The tar is the canonical intermediate, as in LinuxKit: the ``tar`` and ``docker`` formats are
 it, and the initrd is derived from it. The sink remembers where each member's data lies so the
-initrd can be written from the tar without parsing it again.
+initrd can be written from the tar without parsing it again. Every header field is lkcloud's own:
+of the records an image brought, only extended attributes are written back.
 """
 
 from __future__ import annotations
 
-import io
 import tarfile
 from typing import BinaryIO
 
@@ -32,7 +32,7 @@ def tarinfo(entry: Entry) -> tarfile.TarInfo:
     info.mtime = entry.mtime
     info.linkname = entry.linkname
     info.devmajor, info.devminor = entry.devmajor, entry.devminor
-    info.size = len(entry.data) if entry.type == tarfile.REGTYPE else 0
+    info.size = entry.size if entry.type == tarfile.REGTYPE else 0
     pax = dict(entry.pax)
     if entry.source:
         pax[PAX_SOURCE] = entry.source
@@ -52,8 +52,11 @@ class TarSink:
 
     def add(self, entry: Entry) -> None:
         info = tarinfo(entry)
-        data = io.BytesIO(entry.data) if info.size else None
-        self._tar.addfile(info, data)
+        if info.size:
+            with entry.open() as data:
+                self._tar.addfile(info, data)
+        else:
+            self._tar.addfile(info)
         blocks = -(-info.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
         info.offset_data = self._tar.offset - blocks
         if entry.type == DIR:  # tarfile stored it with a trailing slash; the index keeps the name

@@ -10,6 +10,7 @@ import typer
 from lkcloud import formats as format_table
 from lkcloud.build import BuildOptions, BuildResult, build
 from lkcloud.cli.context import emit, reporter
+from lkcloud.cli.validate import ALLOW_HOST_FILES, allow_host_files
 from lkcloud.errors import UsageError
 
 _SIZE = re.compile(r"^(\d+)([KMGT]?)i?B?$", re.IGNORECASE)
@@ -51,10 +52,12 @@ def register(app: typer.Typer) -> None:
         initrd_layout: str = typer.Option(
             "segmented", "--initrd-layout",
             help="segmented (one archive per component, each on a 512 KiB boundary) or stream (one archive)."),
+        host_files: bool = ALLOW_HOST_FILES,
         size: str | None = typer.Option(None, "--size", help="Disk size for disk formats (e.g. 1G; a bare number "
                                                              "is MiB)."),
     ) -> None:
         """Build a LinuxKit configuration into kernel+initrd, tar or disk images."""
+        allow_host_files(host_files)
         options = BuildOptions(files=tuple(files), formats=tuple(formats), name=name, outdir=outdir, arch=arch,
                                cache=cache, pull=pull, compression=compression, initrd_layout=initrd_layout,
                                size=parse_size(size) if size else None)

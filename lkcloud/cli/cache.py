@@ -13,6 +13,7 @@ import typer
 from lkcloud.cli import context
 from lkcloud.cli.context import STDIO, binary_stdout, check_input, check_output, emit, reporter, spooled_stdin
 from lkcloud.errors import ImageNotFoundError
+from lkcloud.leftovers import prune
 from lkcloud.oci.archive import ArchiveFormat, export, import_archive
 from lkcloud.oci.inventory import CachedImage, cached_images
 from lkcloud.oci.reference import parse
@@ -132,6 +133,16 @@ def import_cmd(
     else:
         names = import_archive(store, archive, ref=ref)
     emit({"archive": archive, "images": names}, "\n".join(f"imported {n}" for n in names), ids=names)
+
+
+@cache_app.command("prune")
+def prune_cmd(
+    dirs: list[Path] = typer.Option([Path(".")], "--dir", help="A build output directory to sweep too (repeatable)."),
+    cache: Path | None = CACHE,
+) -> None:
+    """Remove what killed runs left (temporary files, build directories, a day old) and unused blobs."""
+    pruned = prune(cache_dir(flag=cache), dirs)
+    emit(pruned, pruned.summary, ids=lambda: [str(p) for p in pruned.leftovers] + pruned.blobs)
 
 
 def register(app: typer.Typer) -> None:

@@ -42,10 +42,10 @@ def reset() -> None:
 
 def set_debug(on: bool) -> None:
     """--debug: debug log lines on stderr, tracebacks on errors."""
+    from lkcloud import logs
+
     OPTIONS.debug = OPTIONS.debug or on
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    if OPTIONS.debug:
-        logging.getLogger().setLevel(logging.DEBUG)
+    logs.setup(OPTIONS.debug)  # lkcloud's own debug lines only, URLs redacted
 
 
 def to_jsonable(value: Any) -> Any:

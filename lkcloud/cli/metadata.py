@@ -48,7 +48,7 @@ def create(
     if output is None or str(output) == STDIO:
         typer.echo(raw.decode())
         return
-    with atomic_output(output) as fh:
+    with atomic_output(output, mode=0o600) as fh:
         fh.write(raw + b"\n")
     say(f"wrote {output} ({len(raw)} bytes)")
     emit({"path": str(output), "bytes": len(raw)}, None, ids=[str(output)])

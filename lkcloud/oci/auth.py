@@ -3,11 +3,12 @@
 Credentials come, in order, from explicit options, the environment and the Docker keychain:
 
 - ``LKCLOUD_REGISTRY_USERNAME`` and ``LKCLOUD_REGISTRY_PASSWORD`` (a password or access token),
-  used for every registry that asks, unless ``LKCLOUD_REGISTRY_HOST`` names a single
-  registry host (``ghcr.io``, ``localhost:5000``) they are restricted to;
+  for the registry hosts ``LKCLOUD_REGISTRY_HOST`` names (``ghcr.io``, ``localhost:5000``; several
+  separated by commas) and no other: the host is required, so a pair set for one registry is
+  never offered to whichever registry a config names next;
 - ``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``: ``auths`` entries (``auth`` =
-  base64 ``user:password``, or ``username``/``password``), then ``credHelpers`` and
-  ``credsStore`` through ``docker-credential-<name> get``.
+  base64 ``user:password``, or ``username``/``password``), each for its own host only, then
+  ``credHelpers`` and ``credsStore`` through ``docker-credential-<name> get``.
 
 Credentials are only ever sent to a registry (or its token realm) after it challenged with a 401.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lkcloud.errors import ToolFailedError, ToolMissingError
+from lkcloud.errors import ToolFailedError, ToolMissingError, UsageError
 
 ENV_USERNAME = "LKCLOUD_REGISTRY_USERNAME"
 ENV_PASSWORD = "LKCLOUD_REGISTRY_PASSWORD"
@@ -55,11 +56,18 @@ def _same_registry(key: str, host: str) -> bool:
 
 
 def from_env(host: str, env: Mapping[str, str]) -> Credentials | None:
+    """The environment's credentials when ``LKCLOUD_REGISTRY_HOST`` names ``host``; UsageError
+    when they are set without a host."""
     user, password = env.get(ENV_USERNAME), env.get(ENV_PASSWORD)
     if not user or not password:
         return None
-    scoped = env.get(ENV_HOST)
-    if scoped and not _same_registry(scoped, host):
+    scoped = [part for part in (env.get(ENV_HOST) or "").replace(",", " ").split() if part]
+    if not scoped:
+        raise UsageError(
+            f"{ENV_USERNAME} and {ENV_PASSWORD} are set but {ENV_HOST} is not",
+            hint=f"set {ENV_HOST} to the registry they are for (e.g. ghcr.io): they are sent to no other",
+        )
+    if not any(_same_registry(key, host) for key in scoped):
         return None
     return Credentials(user, password)
 

@@ -47,8 +47,8 @@ def referenced(layout: Layout, roots: Sequence[Descriptor]) -> set[str]:
 
 
 def unreferenced(layout: Layout) -> list[str]:
-    """Blobs no entry of ``index.json`` reaches (safe to delete)."""
-    keep = referenced(layout, layout.entries())
+    """Blobs no entry of ``index.json`` reaches and no lease holds (safe to delete under the lock)."""
+    keep = referenced(layout, layout.entries()) | layout.leased()
     return [d for d in layout.blobs() if d not in keep]
 
 

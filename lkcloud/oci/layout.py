@@ -2,7 +2,10 @@
 
 Blobs are written through a temporary name in their directory, checked against their digest,
 then renamed; ``index.json`` is rewritten the same way under a file lock (``.lock``), so several
-processes can share one cache.
+processes can share one cache. A process that is storing an image holds a *lease* on its blobs
+(``.leases/HOST-PID-N``, one digest a line) from before the first blob lands until the image is
+tagged, and pruning (under the lock) spares leased blobs: a concurrent ``cache rm`` cannot delete
+the blobs of an image about to be tagged. Leases of dead processes, or older than a day, are void.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import hashlib
 import io
 import json
 import os
+import socket
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +27,14 @@ import filelock
 
 from lkcloud.errors import DigestMismatchError, ImageNotFoundError, RegistryError
 from lkcloud.fsutil import atomic_output
+from lkcloud.leftovers import STALE_AFTER, sweep_cache
 from lkcloud.oci import media
 from lkcloud.oci.api import Descriptor, Platform
+from lkcloud.oci.limits import DOCUMENT_SIZE, human
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 LOCK_TIMEOUT = 300.0
+LEASES = ".leases"
 
 
 def load_json(data: bytes, what: str) -> dict[str, Any]:
@@ -77,11 +86,33 @@ def ref_name(desc: Descriptor) -> str | None:
     return dict(desc.annotations).get(media.REF_NAME)
 
 
+def _alive(lease: Path, now: float) -> bool:
+    """Whether a lease file is younger than a day and, when it is this host's, its process runs."""
+    try:
+        if now - lease.stat().st_mtime > STALE_AFTER:
+            return False
+    except FileNotFoundError:
+        return False
+    host, pid, _token = [*lease.name.rsplit("-", 2), "", ""][:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 class Layout:
     """The layout at ``root``; created on first write."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._lock: filelock.BaseFileLock | None = None
+        self._lease: Path | None = None
+        self._swept = False
 
     # --- blobs -----------------------------------------------------------------------------
     def blob_path(self, digest: str) -> Path:
@@ -95,12 +126,15 @@ class Layout:
             return False
         return size is None or found == size
 
-    def read_blob(self, digest: str, *, what: str = "blob") -> bytes:
-        """A small blob's bytes, checked against its digest."""
+    def read_blob(self, digest: str, *, what: str = "blob", limit: int = DOCUMENT_SIZE) -> bytes:
+        """A small blob's bytes (a manifest, an index, a config: at most ``limit``), checked against its digest."""
         try:
-            data = self.blob_path(digest).read_bytes()
+            with self.blob_path(digest).open("rb") as fh:
+                data = fh.read(limit + 1)
         except FileNotFoundError as exc:
             raise ImageNotFoundError(f"{what} {digest} is not in the cache at {self.root}") from exc
+        if len(data) > limit:
+            raise RegistryError(f"cached {what} {digest} is over {human(limit)}: not a manifest or config")
         if media.sha256(data) != digest:
             raise DigestMismatchError(f"cached {what} {digest} does not match its content")
         return data
@@ -115,6 +149,7 @@ class Layout:
     def write_blob(self, data: bytes) -> str:
         """Store ``data``; returns its digest."""
         digest = media.sha256(data)
+        self.lease_add([digest])
         if not self.has_blob(digest, len(data)):
             self.ensure()
             with atomic_output(self.blob_path(digest)) as out:
@@ -140,6 +175,9 @@ class Layout:
                     hasher.update(chunk)
                     out.write(chunk)
                     count += len(chunk)
+                    if size is not None and count > size:  # stop at the declared size, not at the sender's
+                        raise DigestMismatchError(f"blob {digest} is larger than the {size} bytes declared for it",
+                                                  hint="the source served wrong data; nothing was cached")
                     if progress is not None:
                         progress(len(chunk))
             # No fsync: every read checks the digest, so a blob torn by a crash is fetched again.
@@ -150,6 +188,7 @@ class Layout:
                     hint="the source served corrupt data; nothing was cached",
                 )
             os.chmod(tmp, 0o644)
+            self.lease_add([actual])
             os.replace(tmp, self.blob_path(actual))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -170,6 +209,9 @@ class Layout:
     # --- index.json --------------------------------------------------------------------------
     def ensure(self) -> None:
         (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        if not self._swept:  # the first write of a run removes what killed runs left
+            self._swept = True
+            sweep_cache(self.root)
         if not (self.root / "oci-layout").exists():
             with atomic_output(self.root / "oci-layout") as out:
                 out.write(dump_json(LAYOUT_VERSION))
@@ -179,8 +221,53 @@ class Layout:
                     self._write_index([])
 
     def lock(self) -> filelock.BaseFileLock:
+        """The layout's lock; one object per Layout, so that it can be taken again while held."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT)
+        if self._lock is None:
+            self._lock = filelock.FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT)
+        return self._lock
+
+    # --- leases ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[None]:
+        """Hold a lease for the blobs written (and added with :meth:`lease_add`) until the end."""
+        if self._lease is not None:  # already leasing: the outer lease covers this too
+            yield
+            return
+        directory = self.root / LEASES
+        directory.mkdir(parents=True, exist_ok=True)
+        self._lease = directory / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._lease.touch()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self._lease.unlink()
+            self._lease = None
+
+    def lease_add(self, digests: Iterable[str]) -> None:
+        """Add ``digests`` to the current lease (nothing without one), under the lock so that a
+        prune sees either the lease or not yet the blob."""
+        if self._lease is None:
+            return
+        lines = "".join(f"{digest}\n" for digest in digests)
+        with self.lock(), self._lease.open("a") as out:
+            out.write(lines)
+
+    def leased(self) -> set[str]:
+        """The digests live leases hold (call under the lock); void leases are removed."""
+        directory = self.root / LEASES
+        if not directory.is_dir():
+            return set()
+        now, found = time.time(), set[str]()
+        for lease in directory.iterdir():
+            if not _alive(lease, now):
+                with contextlib.suppress(FileNotFoundError):
+                    lease.unlink()
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                found.update(line.strip() for line in lease.read_text().splitlines() if line.strip())
+        return found
 
     def entries(self) -> list[Descriptor]:
         """The descriptors of ``index.json``, in file order."""

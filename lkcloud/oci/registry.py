@@ -2,13 +2,17 @@
 
 Registries on ``localhost``/``127.0.0.1``/``::1`` and those named in ``registry.insecure``
 (``--insecure-registry``, ``LKCLOUD_REGISTRY_INSECURE``) are reached over plain HTTP, all others
-over HTTPS. Requests start anonymous; a 401 challenge (Bearer or Basic) brings in credentials
-(lkcloud.oci.auth). Transient failures (timeouts, resets, 429, 5xx) are retried with backoff
-under a deadline; a refused connection, 401/403 and 404 are reported at once.
+over HTTPS; ``registry.insecure`` and ``registry.mirrors`` are never taken from a project's
+``lkcloud.toml``. Requests start anonymous; a 401 challenge (Bearer or Basic) brings in credentials
+(lkcloud.oci.auth) for that registry only, and a token realm of an HTTPS registry must be HTTPS.
+Transient failures (timeouts, resets, 429, 5xx, a stalled download) are retried with backoff under
+a deadline; a refused connection, 401/403 and 404 are reported at once. What a registry sends is
+read within bounds (lkcloud.oci.transfer): documents up to 4 MiB, blobs up to their declared size.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,16 +26,24 @@ import tenacity
 
 from lkcloud import settings
 from lkcloud.errors import DigestMismatchError, ImageNotFoundError, RegistryError
-from lkcloud.oci import auth, media
+from lkcloud.oci import auth, media, transfer
 from lkcloud.oci.auth import Credentials
+from lkcloud.oci.limits import DOCUMENT_SIZE
 from lkcloud.oci.manifest import media_type_of
 
 INSECURE = settings.declare(
-    "registry.insecure", [], "registries (host or host:port) reached over plain HTTP (--insecure-registry)"
+    "registry.insecure", [], "registries (host or host:port) reached over plain HTTP (--insecure-registry)",
+    not_from_project="pass --insecure-registry, or set LKCLOUD_REGISTRY_INSECURE or ~/.config/lkcloud/config.toml",
 )
-MIRRORS = settings.declare("registry.mirrors", [], "docker.io mirror URLs, tried in order before Docker Hub")
+MIRRORS = settings.declare(
+    "registry.mirrors", [], "docker.io mirror URLs, tried in order before Docker Hub",
+    not_from_project="set LKCLOUD_REGISTRY_MIRRORS or ~/.config/lkcloud/config.toml",
+)
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 CONNECT_TIMEOUT = 10.0
+ERROR_SIZE = 64 << 10  # of an error body, the part read for its message
+STALL_ERRORS = 10.0  # seconds an error body may take to move
+DOWNLOAD_CHUNK = 256 << 10  # also the progress a download must make per stall_window
 
 __all__ = [
     "INSECURE", "MIRRORS", "Credentials", "Fetched", "RegistryClient", "RegistryOptions", "StatusError",
@@ -63,6 +75,7 @@ class RegistryOptions:
     attempts: int = 4
     deadline: float = 300.0
     read_timeout: float = 60.0
+    stall_window: float = 60.0  # a download that moves less than one chunk in this many seconds is cut off
 
     @classmethod
     def from_settings(cls, resolved: settings.Settings | None = None, *, insecure: list[str] | None = None,
@@ -104,10 +117,11 @@ def _refused(exc: BaseException) -> bool:
 
 def _error_detail(resp: requests.Response) -> str:
     try:
-        errors = resp.json().get("errors") or []
+        errors = json.loads(transfer.read_capped(resp, ERROR_SIZE, STALL_ERRORS)).get("errors") or []
         first = errors[0]
         return f"{first.get('code', '')}: {first.get('message', '')}".strip(": ")
-    except (ValueError, AttributeError, IndexError, TypeError):
+    except (ValueError, AttributeError, IndexError, TypeError, transfer.TooLargeError, transfer.StalledError,
+            requests.RequestException):
         return resp.reason or ""
 
 
@@ -141,9 +155,10 @@ class RegistryClient:
         headers = dict(kwargs.pop("headers", None) or {})
         if scope in self._auth:
             headers["Authorization"] = self._auth[scope]
-        try:
+        try:  # streamed: a body is read only where it is wanted, and within bounds
             return self.session.request(
-                method, url, headers=headers, timeout=(CONNECT_TIMEOUT, self.options.read_timeout), **kwargs
+                method, url, headers=headers, timeout=(CONNECT_TIMEOUT, self.options.read_timeout), stream=True,
+                **kwargs,
             )
         except requests.ConnectionError as exc:
             if _refused(exc):
@@ -202,6 +217,9 @@ class RegistryClient:
         realm, service = challenge.get("realm") or "", challenge.get("service") or ""
         if not realm.startswith(("http://", "https://")):
             raise RegistryError(f"registry {self.host} sent a Bearer challenge without a usable realm")
+        if self.base_url.startswith("https://") and not realm.startswith("https://"):
+            raise RegistryError(f"registry {self.host} asked for a token from {realm}, over plain HTTP: refused",
+                                hint="an HTTPS registry's token service must be HTTPS too")
         scopes = tuple(dict.fromkeys([*(challenge.get("scope") or "").split(), scope]).keys() - {""})
         scopes = tuple(sorted(scopes))
         key = (realm, service, scopes)
@@ -212,9 +230,14 @@ class RegistryClient:
         params += [("scope", s) for s in scopes]
         try:
             resp = self.session.get(realm, params=params, timeout=(CONNECT_TIMEOUT, self.options.read_timeout),
-                                    auth=(creds.username or "", creds.password or "") if creds else None)
-        except requests.RequestException as exc:
+                                    auth=(creds.username or "", creds.password or "") if creds else None, stream=True)
+            with resp:
+                body = json.loads(transfer.read_capped(resp, DOCUMENT_SIZE, self.options.stall_window)
+                                  ) if resp.status_code == 200 else {}
+        except (requests.RequestException, transfer.StalledError) as exc:
             raise TransientError(f"token server {realm} of registry {self.host} failed: {exc}") from exc
+        except (ValueError, transfer.TooLargeError) as exc:
+            raise RegistryError(f"registry {self.host}: the token server {realm} sent no usable token: {exc}") from exc
         if resp.status_code in (401, 403):
             raise RegistryError(
                 f"registry {self.host}: the token server refused the credentials ({resp.status_code})",
@@ -222,7 +245,6 @@ class RegistryClient:
             )
         if resp.status_code != 200:
             raise TransientError(f"token server {realm} of registry {self.host} answered {resp.status_code}")
-        body = resp.json()
         token = str(body.get("token") or body.get("access_token") or "")
         if not token:
             raise RegistryError(f"registry {self.host}: the token server returned no token")
@@ -252,7 +274,16 @@ class RegistryClient:
                 raise ImageNotFoundError(f"image {where} not found (404)",
                                          hint="check the name and tag; is it pushed to this registry?") from exc
             raise
-        data = resp.content
+        try:
+            with resp:
+                data = transfer.read_capped(resp, DOCUMENT_SIZE, self.options.stall_window)
+        except transfer.StalledError as exc:
+            raise TransientError(f"registry {self.host}: reading the manifest of {where} stalled ({exc})") from exc
+        except transfer.TooLargeError as exc:
+            raise RegistryError(f"manifest of {where} is too large: {exc}",
+                                hint="a manifest is a small JSON document; this registry is not serving one") from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"registry {self.host}: reading the manifest of {where} failed: {exc}") from exc
         digest = media.sha256(data)
         expected = target if target.startswith("sha256:") else resp.headers.get("Docker-Content-Digest", "")
         if expected.startswith("sha256:") and expected != digest:
@@ -263,16 +294,20 @@ class RegistryClient:
     @contextmanager
     def blob_chunks(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
         """The blob's bytes as a stream of chunks (not yet verified: the consumer checks)."""
-        resp = self.request("GET", f"/v2/{repository}/blobs/{digest}", scope=self.scope(repository), stream=True)
+        resp = self.request("GET", f"/v2/{repository}/blobs/{digest}", scope=self.scope(repository))
+        watchdog = transfer.Watchdog(resp, self.options.stall_window, DOWNLOAD_CHUNK)
 
         def chunks() -> Iterator[bytes]:
             try:
-                yield from resp.iter_content(media.CHUNK)
+                yield from transfer.chunks(resp, DOWNLOAD_CHUNK, watchdog)
+            except transfer.StalledError as exc:
+                raise TransientError(f"registry {self.host}: download of {digest} stalled ({exc})") from exc
             except requests.RequestException as exc:
                 raise TransientError(f"registry {self.host}: download of {digest} broke off: {exc}") from exc
 
         try:
-            yield chunks()
+            with watchdog:
+                yield chunks()
         finally:
             resp.close()
 

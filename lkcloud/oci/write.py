@@ -84,29 +84,33 @@ def write_image(
     """Store the image and tag ``name`` with an OCI index holding it (replacing any image of
     the same platform). Returns the index, manifest and config descriptors."""
     platform = Platform("linux", oci_arch(arch))
-    stored = [store_layer(layout, Path(tar)) for tar in layers]
-    config_bytes = dump_json(config_document(config, platform, [d for _, d in stored], created))
-    config_desc = Descriptor(media.OCI_CONFIG, layout.write_blob(config_bytes), len(config_bytes))
-    manifest_doc = {
-        "schemaVersion": 2,
-        "mediaType": media.OCI_MANIFEST,
-        "config": {"mediaType": config_desc.media_type, "digest": config_desc.digest, "size": config_desc.size},
-        "layers": [{"mediaType": d.media_type, "digest": d.digest, "size": d.size} for d, _ in stored],
-    }
-    manifest_bytes = dump_json(manifest_doc)
-    manifest_desc = Descriptor(media.OCI_MANIFEST, layout.write_blob(manifest_bytes), len(manifest_bytes), (), platform)
-    with layout.lock():
-        children = [c for c in _existing_children(layout, name) if c.platform != platform]
-        children = sorted([*children, manifest_desc], key=lambda d: str(d.platform))
-        index_bytes = dump_json(
-            {
-                "schemaVersion": 2,
-                "mediaType": media.OCI_INDEX,
-                "manifests": [_child_doc(c) for c in children],
-            }
-        )
-        index_desc = Descriptor(media.OCI_INDEX, layout.write_blob(index_bytes), len(index_bytes))
-    layout.tag(name, index_desc)
+    with layout.lease():
+        stored = [store_layer(layout, Path(tar)) for tar in layers]
+        config_bytes = dump_json(config_document(config, platform, [d for _, d in stored], created))
+        config_desc = Descriptor(media.OCI_CONFIG, layout.write_blob(config_bytes), len(config_bytes))
+        manifest_doc = {
+            "schemaVersion": 2,
+            "mediaType": media.OCI_MANIFEST,
+            "config": {"mediaType": config_desc.media_type, "digest": config_desc.digest, "size": config_desc.size},
+            "layers": [{"mediaType": d.media_type, "digest": d.digest, "size": d.size} for d, _ in stored],
+        }
+        manifest_bytes = dump_json(manifest_doc)
+        manifest_desc = Descriptor(media.OCI_MANIFEST, layout.write_blob(manifest_bytes), len(manifest_bytes), (),
+                                   platform)
+        # The index holds the other platforms the name has now: read, written and tagged in one
+        # hold of the lock, or a concurrent build for another platform is lost.
+        with layout.lock():
+            children = [c for c in _existing_children(layout, name) if c.platform != platform]
+            children = sorted([*children, manifest_desc], key=lambda d: str(d.platform))
+            index_bytes = dump_json(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": media.OCI_INDEX,
+                    "manifests": [_child_doc(c) for c in children],
+                }
+            )
+            index_desc = Descriptor(media.OCI_INDEX, layout.write_blob(index_bytes), len(index_bytes))
+            layout.tag(name, index_desc)
     return index_desc, manifest_desc, config_desc
 
 

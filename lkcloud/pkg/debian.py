@@ -1,11 +1,12 @@
 """Debian packages as build inputs: download with ``apt-get download``, unpack with ``dpkg-deb``.
 
 Downloads are cached under ``~/.cache/lkcloud/debs`` by their file name (which carries the
-version), so a second build is offline; unpacking never needs root.
+version and the architecture), so a second build is offline; unpacking never needs root.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -17,6 +18,12 @@ from lkcloud.process import run
 from lkcloud.settings import user_cache_dir
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
+
+
+@functools.cache
+def host_arch() -> str:
+    """dpkg's architecture of this machine (what an unqualified package name is for)."""
+    return run(["dpkg", "--print-architecture"]).text.strip()
 
 
 def deb_cache_dir() -> Path:
@@ -51,12 +58,13 @@ def download(package: str, cache: Path | None = None) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     name, _, version = package.partition("=")
     version = version or resolve_version(name)
-    plain = name.split(":")[0]
-    # apt-get download writes an epoch's colon as %3a (busybox-static_1%3a1.35.0-4_amd64.deb).
-    pattern = f"{plain}_{version.replace(':', '%3a')}_*.deb"
-    existing = sorted(cache.glob(pattern))
-    if existing:
-        return existing[0]
+    plain, _, arch = name.partition(":")
+    # apt-get download writes an epoch's colon as %3a (busybox-static_1%3a1.35.0-4_amd64.deb); an
+    # architecture-independent package is NAME_VERSION_all.deb.
+    stem = f"{plain}_{version.replace(':', '%3a')}"
+    for suffix in (arch or host_arch(), "all"):
+        if (cache / f"{stem}_{suffix}.deb").is_file():
+            return cache / f"{stem}_{suffix}.deb"
     with tempfile.TemporaryDirectory(dir=cache, prefix=".dl-") as tmp:
         try:
             run(["apt-get", "download", f"{name}={version}"], cwd=tmp)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lkcloud.errors import ConfigError
-from lkcloud.spec import document, rules
+from lkcloud.spec import document, rules, sources
 from lkcloud.spec.convert import to_config
 from lkcloud.spec.model import Config, File, Id, Image, Kernel, Location
 from lkcloud.spec.schema import Problems
@@ -140,8 +140,8 @@ def _unknown_ids(config: Config) -> list[str]:
 
 
 def check(config: Config) -> list[str]:
-    """Checks of a whole (merged) config: unique names, resolvable ids."""
-    return _duplicates(config) + _unknown_ids(config)
+    """Checks of a whole (merged) config: unique names, resolvable ids, readable ``source:`` files."""
+    return _duplicates(config) + _unknown_ids(config) + sources.problems(config)
 
 
 def load_text(text: str, filename: str) -> Config:

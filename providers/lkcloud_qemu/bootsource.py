@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from lkcloud.errors import UsageError
+from lkcloud.errors import ToolFailedError, UsageError
 from lkcloud.platform import BootMode
 from lkcloud.process import run
 
@@ -74,6 +74,31 @@ def probe_format(path: Path) -> str:
     return str(info.get("format", "raw"))
 
 
+def check_self_contained(path: Path, disk_format: str) -> None:
+    """Refuse a disk image that makes QEMU open other files: a backing file, a qcow2 external data
+    file, or VMDK extents outside the image. Such an image would hand the guest a host file
+    (read-write for an extent), whatever its name says."""
+    if disk_format == "raw":
+        return
+    try:
+        info = json.loads(run(["qemu-img", "info", "--output=json", "-f", disk_format, path], timeout=60).text)
+    except (ToolFailedError, ValueError) as exc:
+        raise UsageError(f"{path}: cannot inspect the {disk_format} image: {exc}") from exc
+    outside = []
+    if info.get("backing-filename"):
+        outside.append(f"backing file {info['backing-filename']}")
+    data = (info.get("format-specific") or {}).get("data") or {}
+    if data.get("data-file"):
+        outside.append(f"data file {data['data-file']}")
+    for extent in data.get("extents") or ():
+        name = str(extent.get("filename") or "")
+        if name and (path.parent / name).resolve() != path.resolve():
+            outside.append(f"extent {name}")
+    if outside:
+        raise UsageError(f"{path}: the image refers to other files ({', '.join(outside)}): refused",
+                         hint=f"make a self-contained copy: qemu-img convert -O qcow2 {path.name} copy.qcow2")
+
+
 def read_head(path: Path, disk_format: str) -> bytes:
     """The first sectors of the disk as the guest sees them (through qemu-img for non-raw)."""
     if disk_format == "raw":
@@ -122,6 +147,7 @@ def _file_source(path: Path, boot: BootMode | None) -> BootSource:
     if suffix in UNSUPPORTED:
         raise UsageError(f"{path}: cannot boot {UNSUPPORTED[suffix]}")
     kind, disk_format = SUFFIXES.get(suffix) or (SourceKind.DISK, probe_format(path))
+    check_self_contained(path, disk_format)
     mode = boot or guess_boot_mode(path, kind, disk_format)
     if mode is BootMode.HYBRID:
         mode = BootMode.BIOS

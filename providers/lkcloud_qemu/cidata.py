@@ -28,7 +28,7 @@ def write_iso(data: bytes, dest: Path) -> Path:
             (tree / name).write_bytes(data)
             os.utime(tree / name, (int(epoch), int(epoch)))
         os.utime(tree, (int(epoch), int(epoch)))  # the root directory's record carries its mtime too
-        with atomic_path(dest) as out:
+        with atomic_path(dest, mode=0o600) as out:  # user data: readable by its owner only
             run(
                 ["xorriso", "-as", "mkisofs", "-quiet", "-o", out, "-V", LABEL, "-J", "-R", tree],
                 env={"SOURCE_DATE_EPOCH": epoch},

@@ -66,6 +66,7 @@ def ensure_disk(disk: Disk) -> Disk:
             raise UsageError(f"--disk {disk.path}: no such file", hint=f"give a size to create it: {disk.path},size=4G")
         disk.path.parent.mkdir(parents=True, exist_ok=True)
         run(["qemu-img", "create", "-q", "-f", fmt, disk.path, disk.size])
+    bootsource.check_self_contained(disk.path, fmt)
     return Disk(disk.path.resolve(), disk.size, fmt)
 
 

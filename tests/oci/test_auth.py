@@ -31,7 +31,8 @@ def test_docker_config_auths(tmp_path: Path) -> None:
 
 def test_env_credentials_win_and_can_be_scoped(tmp_path: Path) -> None:
     env = _config(tmp_path, {"auths": {"ghcr.io": {"username": "gh", "password": "pat"}}})
-    env |= {"LKCLOUD_REGISTRY_USERNAME": "ci", "LKCLOUD_REGISTRY_PASSWORD": "token"}
+    env |= {"LKCLOUD_REGISTRY_USERNAME": "ci", "LKCLOUD_REGISTRY_PASSWORD": "token",
+            "LKCLOUD_REGISTRY_HOST": "ghcr.io"}
     assert lookup("ghcr.io", env) == Credentials("ci", "token")
     env["LKCLOUD_REGISTRY_HOST"] = "quay.io"
     assert lookup("ghcr.io", env) == Credentials("gh", "pat")

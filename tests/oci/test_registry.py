@@ -62,6 +62,7 @@ def test_credentials_from_env(
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "nothing"))
     monkeypatch.setenv("LKCLOUD_REGISTRY_USERNAME", server.username or "")
     monkeypatch.setenv("LKCLOUD_REGISTRY_PASSWORD", server.password or "")
+    monkeypatch.setenv("LKCLOUD_REGISTRY_HOST", server.host)
     store = ImageStore(tmp_path / "cache", registry=RegistryOptions(attempts=1))
     assert store.get(server.ref("private/env:1")).layers
 

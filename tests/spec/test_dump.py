@@ -46,7 +46,7 @@ def test_round_trip_full() -> None:
 
 def test_round_trip_corpus(compat_dir: Path) -> None:
     for path in sorted(compat_dir.glob("*.yml")):
-        if path.name == "static-ip.yml":
+        if path.name in ("static-ip.yml", "containerd-debug.yml"):  # invalid YAML; a source not in the corpus
             continue
         data = config_to_dict(load_files([path]))
         assert _round_trip(data) == data, path.name

@@ -33,6 +33,10 @@ def test_corpus_validates(compat_dir: Path) -> None:
     for path in configs:
         if path.name in NOT_YAML:
             continue
+        if path.name == "containerd-debug.yml":  # its files[].source is not in the corpus
+            with pytest.raises(ConfigError, match="relative to the config's directory"):
+                load_files([path])
+            continue
         config = load_files([path])
         assert config.sources == (str(path),)
         assert config.kernel.image or path.name.endswith("arm64.yml")

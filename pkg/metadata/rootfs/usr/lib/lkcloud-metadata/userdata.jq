@@ -2,16 +2,19 @@
 #   D<TAB>mode<TAB>path               a directory
 #   F<TAB>mode<TAB>path<TAB>base64    a file and its content
 #   E<TAB>path as JSON<TAB>reason     an entry that is skipped
-# Names with "/", control characters, "." or ".." are skipped, so nothing leaves /run/config.
+# Names with "/", control characters, leading or trailing blanks, "." or ".." are skipped, so each
+# name is one exact path under /run/config. A perm is permission bits only ("0644", "755"): no
+# setuid, setgid or sticky bit from user data.
 def skip($path; $reason): "E\t\($path | @json)\t\($reason)";
-def bad_name: . == "" or . == "." or . == ".." or contains("/") or (explode | any(. < 32 or . == 127));
+def bad_name: . == "" or . == "." or . == ".." or contains("/") or (explode | any(. < 32 or . == 127))
+  or test("^\\s|\\s$");
 def mode($default): (.perm // "") as $p | if $p == "" then $default else $p end;
 def entries($prefix):
   def entry($path):
     if type != "object" then skip($path; "an entry must be an object with \"content\" or \"entries\"")
     elif has("content") and has("entries") then skip($path; "has both \"content\" and \"entries\"")
     elif (has("content") or has("entries")) | not then skip($path; "has neither \"content\" nor \"entries\"")
-    elif (.perm // "" | type) != "string" or (.perm // "" | test("^[0-7]{0,4}$") | not) then
+    elif (.perm // "" | type) != "string" or (.perm // "" | test("^(0?[0-7]{3})?$") | not) then
       skip($path; "perm \(.perm | tojson) is not an octal mode such as \"0644\"")
     elif has("content") then
       if (.content | type) != "string" then skip($path; "content must be a string")

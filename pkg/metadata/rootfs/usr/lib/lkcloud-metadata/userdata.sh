@@ -12,13 +12,16 @@ apply_userdata() {
 	: > "$WORK/dirmodes"
 	while IFS=$tab read -r kind a b c; do
 		case "$kind" in
-		D) { mkdir -p "$CONFIG/$b" && echo "$a $b" >> "$WORK/dirmodes"; } || say "user data: cannot create $b" ;;
+		D) { mkdir -p "$CONFIG/$b" && printf '%s\t%s\n' "$a" "$b" >> "$WORK/dirmodes"; } || say "user data: cannot create $b" ;;
 		F) printf '%s' "$c" | base64 -d | put_file "$CONFIG/$b" "$a" || say "user data: cannot write $b" ;;
 		E) say "user data: skipped $a: $b" ;;
 		esac
 	done < "$WORK/records"
 	# Directory modes last and deepest first, so that a read-only directory still gets its files.
-	tac "$WORK/dirmodes" | while read -r mode path; do chmod "$mode" "$CONFIG/$path"; done
+	# Split on the tab only: a path is taken exactly as the records give it.
+	tac "$WORK/dirmodes" | while IFS=$tab read -r mode path; do
+		[ -n "$path" ] && chmod "$mode" "$CONFIG/$path"
+	done
 	say "user data: $(grep -c '^[DF]' "$WORK/records") entries written, $(grep -c '^E' "$WORK/records") skipped"
 }
 

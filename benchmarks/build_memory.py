@@ -1,0 +1,88 @@
+"""Peak resident memory of ``lkcloud build`` (tar) of an image whose layer holds one large file.
+
+The layer is a file of zeros (``--mb``, 512 by default) in a tar, gzip-compressed to a few
+hundred KiB in the cache: the shape of a decompression bomb. The build runs in a child process
+which reports its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``); the same figure for a
+child that only imports lkcloud is printed beside it.
+
+Run: .venv/bin/python benchmarks/build_memory.py [--mb 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lkcloud.oci.api import ContainerConfig  # noqa: E402
+from lkcloud.oci.store import ImageStore  # noqa: E402
+
+BUILD = """
+import sys
+from pathlib import Path
+from lkcloud.build import BuildOptions, build
+config, out, cache = map(Path, sys.argv[1:4])
+build(BuildOptions(files=(config,), formats=("tar",), outdir=out, cache=cache))
+import resource
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+IMPORT_ONLY = "import lkcloud.build, lkcloud.assemble, lkcloud.oci.store, resource\n" + BUILD.rsplit("\n", 2)[-2]
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def seed(work: Path, megabytes: int) -> Path:
+    layer = work / "layer.tar"
+    with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("big/zeros")
+        info.size, info.mode = megabytes << 20, 0o644
+        tar.addfile(info, io.BufferedReader(_Zeros(info.size), 1 << 20))
+    ImageStore(work / "cache").put_image("bench/big:1", config=ContainerConfig(), layers=[layer])
+    layer.unlink()
+    config = work / "big.yml"
+    config.write_text("onboot:\n  - name: big\n    image: bench/big:1\n")
+    return config
+
+
+def peak_rss_mib(code: str, *args: str) -> float:
+    """The child's own peak RSS, which it prints last (``ru_maxrss``, KiB)."""
+    done = subprocess.run([sys.executable, "-c", code, *args], check=True, cwd=ROOT, capture_output=True, text=True)
+    return int(done.stdout.split()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mb", type=int, default=512, help="size of the file of zeros in the layer")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="lkcloud-bench-") as tmp:
+        work = Path(tmp)
+        config = seed(work, args.mb)
+        blobs = sum(p.stat().st_size for p in (work / "cache" / "blobs" / "sha256").iterdir())
+        baseline = peak_rss_mib(IMPORT_ONLY)
+        peak = peak_rss_mib(BUILD, str(config), str(work / "out"), str(work / "cache"))
+        print(f"layer: one {args.mb} MiB file of zeros, {blobs / 1024:.0f} KiB of blobs in the cache")
+        print(f"peak RSS, importing lkcloud only: {baseline:.0f} MiB")
+        print(f"peak RSS, lkcloud build -f tar:  {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
