@@ -74,8 +74,9 @@ def tuning(settings: Settings) -> Tuning:
 
     return Tuning(concurrency=int(number(keys.CONCURRENCY)), shards=int(number(keys.CLIENT_SHARDS)),
                   connect_timeout=number(keys.CONNECT_TIMEOUT), read_timeout=number(keys.READ_TIMEOUT),
-                  retry=number(keys.RETRY_SECONDS), inactivity=number(keys.INACTIVITY_SECONDS),
-                  wait=number(keys.WAIT_SECONDS), poll=number(keys.POLL))
+                  retry=number(keys.RETRY_SECONDS), not_found=number(keys.NOT_FOUND_SECONDS),
+                  iam=number(keys.IAM_SECONDS), inactivity=number(keys.INACTIVITY_SECONDS),
+                  wait=number(keys.WAIT_SECONDS), refresh_margin=number(keys.REFRESH_MARGIN), poll=number(keys.POLL))
 
 
 def resolve(settings: Settings, **flags: Any) -> AwsOptions:

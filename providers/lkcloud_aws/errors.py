@@ -24,6 +24,7 @@ THROTTLED = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "RequestThrottled",
     "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "EC2ThrottledException",
     "ProvisionedThroughputExceededException", "BandwidthLimitExceeded",
+    "ConcurrentLimitExceededException",  # EBS direct: too many requests at once
 })
 UNAVAILABLE = frozenset({
     "InternalError", "InternalFailure", "InternalServerError", "InternalServerException", "ServiceUnavailable",

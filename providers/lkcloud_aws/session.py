@@ -9,6 +9,7 @@ own retries are off (``total_max_attempts=1``): every call goes through the kit'
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,16 +32,26 @@ class Tuning:
     shards: int = 8
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    retry: float = 20.0  # one call: throttling, 5xx, dropped connections
+    retry: float = 120.0  # one call: throttling, 5xx, dropped connections
+    not_found: float = 150.0  # a resource just created may stay invisible this long
+    iam: float = 60.0  # a role just created may stay unusable this long
     inactivity: float = 600.0  # an upload that confirms nothing for this long fails
     wait: float = 3600.0  # a wait that sees no progress for this long fails
+    refresh_margin: float = 900.0  # added to a refresh's warmups and checkpoint pauses
     poll: float = 5.0
 
 
-def not_found(*codes: str) -> Callable[[BaseException], Transient | None]:
-    """``also`` for a call made right after a create: these codes mean "not visible yet"."""
+def not_found(*codes: str, until: float | None = None) -> Callable[[BaseException], Transient | None]:
+    """``also`` for a call made right after a create: these codes mean "not visible yet" (until
+    the monotonic time ``until``, when given)."""
     wanted = frozenset(codes)
-    return lambda error: Transient("not visible yet") if error_code(error) in wanted else None
+
+    def transient(error: BaseException) -> Transient | None:
+        if error_code(error) not in wanted or (until is not None and time.monotonic() >= until):
+            return None
+        return Transient("not visible yet")
+
+    return transient
 
 
 class Aws:
@@ -91,8 +102,13 @@ class Aws:
 
     def call(self, what: str, fn: Callable[..., T], /, *, budget: Budget | None = None,
              activity: Activity | None = None, also: Callable[[BaseException], Transient | None] | None = None,
-             on_throttle: Callable[[], None] | None = None, **kwargs: Any) -> T:
-        """``fn(**kwargs)`` through the one call layer (see :meth:`Calls.call`)."""
+             fresh: tuple[str, ...] = (), on_throttle: Callable[[], None] | None = None, **kwargs: Any) -> T:
+        """``fn(**kwargs)`` through the one call layer (see :meth:`Calls.call`). ``fresh`` names
+        the "not found" codes of a resource just created: they are retried for the not-found
+        budget (EC2 and EBS are eventually consistent)."""
+        if fresh:
+            also = not_found(*fresh)
+            budget = budget or self.calls.budget.scaled(max(self.tuning.retry, self.tuning.not_found))
         return self.calls.call(what, fn, budget=budget, activity=activity, also=also, on_throttle=on_throttle,
                                **kwargs)
 
