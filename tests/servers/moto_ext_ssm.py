@@ -35,7 +35,7 @@ def _settle(self: SimpleSystemManagerResponse) -> None:
     for item in due:
         if _valid(self.current_account, item["region"], item["value"]):
             self.ssm_backend.put_parameter(item["name"], None, item["value"], "String", None, None, True, None,
-                                           "aws:ec2:image")
+                                           "aws:ec2:image", tier=None, policies=None)
 
 
 def put_parameter(self: SimpleSystemManagerResponse) -> ActionResult:
