@@ -38,6 +38,9 @@ class Moto:
         self._post("/moto-api/reset")
         self._post("/_lkcloud/reset")
 
+    def reset_counts(self) -> None:
+        self._post("/_lkcloud/reset-counts")
+
     def behave(self, **switches: Any) -> None:
         """Switch on AWS behaviours the server models (see tests/servers/moto_ext_behaviour.py)."""
         self._post("/_lkcloud/behave", json.dumps(switches).encode())
