@@ -106,6 +106,8 @@ def create(aws: Aws, name: str, image: str, size: int, *, placement: Placement, 
                              "Version": str(template["LatestVersionNumber"])},
              MinSize=size, MaxSize=size, DesiredCapacity=size, **where,
              Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in fleet_tags.items()])
+    # A group just created may not be listed yet (eventual consistency).
+    aws.wait(f"fleet {name} to be listed", lambda: _groups(aws, name), bool, timeout=aws.tuning.not_found)
     return status(aws, name)
 
 

@@ -205,12 +205,17 @@ def create_auto_scaling_group(self: AutoScalingResponse) -> ActionResult:
     local = [zone for zone in zones if zone.count("-") > 2]
     if local and not self._get_param("VPCZoneIdentifier"):
         raise fault("autoscaling", "ValidationError", f"No default subnet for availability zone: '{local[0]}'.")
+    behaviour.born(f"asg:{name}")
     return _original_create(self)
 
 
 def describe_auto_scaling_groups(self: AutoScalingResponse) -> ActionResult:
+    """A group just created may not be listed yet (``describe_lag``)."""
     _purge(self.autoscaling_backend)
-    return _original_describe(self)
+    result = _original_describe(self)
+    groups = result.result["AutoScalingGroups"]  # type: ignore[index]
+    result.result["AutoScalingGroups"] = [g for g in groups if not behaviour.hidden(f"asg:{g.name}")]  # type: ignore[index]
+    return result
 
 
 def delete_auto_scaling_group(self: AutoScalingResponse) -> ActionResult:

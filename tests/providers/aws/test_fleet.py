@@ -155,10 +155,11 @@ def test_canary_with_no_pause_does_not_pause_an_hour(aws: Aws, aws_env: Moto, am
     assert refresh_preferences(aws, "nopause")["CheckpointDelay"] == 0
 
 
-def test_a_refresh_not_yet_listed_is_waited_for(aws: Aws, aws_env: Moto, amis: tuple[str, str]) -> None:
+def test_a_fleet_or_refresh_not_yet_listed_is_waited_for(aws: Aws, aws_env: Moto, amis: tuple[str, str]) -> None:
+    """Right after CreateAutoScalingGroup or StartInstanceRefresh, the Describe calls may list nothing."""
     old, new = amis
-    provider().fleet_create(FleetSpec("lagging", old, 2))
     aws_env.behave(describe_lag=1.0)
+    assert provider().fleet_create(FleetSpec("lagging", old, 2)).size == 2
     result = provider().fleet_refresh("lagging", new, None, UpdatePolicy(min_healthy_percent=50))
     assert result.succeeded
 
