@@ -30,9 +30,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import moto_ext_behaviour as behaviour  # noqa: E402  (the server process imports its extensions by name)
-
 _BLOCK_PUT = re.compile(r"^/snapshots/(snap-[0-9a-f]+)/blocks/(\d+)$")
 
 
@@ -74,8 +71,9 @@ class Inspector:
     ``GET /_lkcloud/counts``, ``POST /_lkcloud/reset-counts``, ``POST /_lkcloud/behave`` (switch
     behaviours on) and ``POST /_lkcloud/reset`` (all off, counts cleared)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], behaviour: Any) -> None:
         self.app = app
+        self.behaviour = behaviour  # the moto_ext_behaviour module
         self.puts: Counter[str] = Counter()
         self.bytes = 0
         self.requests: Counter[str] = Counter()
@@ -111,14 +109,14 @@ class Inspector:
             if path == "/_lkcloud/behave":
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 try:
-                    behaviour.update(json.loads(environ["wsgi.input"].read(length) or b"{}"))
+                    self.behaviour.update(json.loads(environ["wsgi.input"].read(length) or b"{}"))
                 except (KeyError, ValueError) as exc:
                     status = "400 Bad Request"
                     body = json.dumps({"error": str(exc)})
             if path in ("/_lkcloud/reset-counts", "/_lkcloud/reset"):
                 self._clear()
             if path == "/_lkcloud/reset":
-                behaviour.reset()
+                self.behaviour.reset()
             if status.startswith("200"):
                 body = json.dumps({"puts": dict(self.puts), "bytes": self.bytes, "requests": dict(self.requests),
                                    "actions": dict(self.actions)})
@@ -133,18 +131,21 @@ class Inspector:
 
 
 def serve(port: int) -> None:
+    sys.path.insert(0, str(HERE))  # the extensions import each other by name, as moto's handlers run here
+    import moto_ext_behaviour as behaviour
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     for name in ("moto_ext_ebs", "moto_ext_images", "moto_ext_ec2", "moto_ext_autoscaling", "moto_ext_s3",
                  "moto_ext_ssm"):
         importlib.import_module(name).install()
+
     class Handler(MotoRequestHandler):  # type: ignore[misc]
         def date_time_string(self, timestamp: float | None = None) -> str:
             # The server's clock in the Date header, so that a test can age what it answered before.
             return formatdate(time.time() + float(behaviour.get("clock_offset")), usegmt=True)
 
-    app = Inspector(DomainDispatcherApplication(create_backend_app))
+    app = Inspector(DomainDispatcherApplication(create_backend_app), behaviour)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=Handler)
     sys.stdout.write(f"listening on 127.0.0.1:{port}\n")
     sys.stdout.flush()
