@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,8 +75,27 @@ def tuning(settings: Settings) -> Tuning:
 
     return Tuning(concurrency=int(number(keys.CONCURRENCY)), shards=int(number(keys.CLIENT_SHARDS)),
                   connect_timeout=number(keys.CONNECT_TIMEOUT), read_timeout=number(keys.READ_TIMEOUT),
-                  retry=number(keys.RETRY_SECONDS), inactivity=number(keys.INACTIVITY_SECONDS),
-                  wait=number(keys.WAIT_SECONDS), poll=number(keys.POLL))
+                  retry=number(keys.RETRY_SECONDS), not_found=number(keys.NOT_FOUND_SECONDS),
+                  iam=number(keys.IAM_SECONDS), inactivity=number(keys.INACTIVITY_SECONDS),
+                  wait=number(keys.WAIT_SECONDS), refresh_margin=number(keys.REFRESH_MARGIN), poll=number(keys.POLL))
+
+
+def _first(settings: Settings, setting: Setting, flag: str | None, cloud_env: tuple[str, ...]) -> str | None:
+    """flag > LKCLOUD_AWS_* > the AWS variables ``cloud_env`` (in order) > lkcloud.toml > None."""
+    value, source = settings.resolve(setting, flag)
+    if source in ("flag", "env"):
+        return str(value)
+    for name in cloud_env:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None if value is None else str(value)
+
+
+def region(settings: Settings, flag: str | None = None) -> str | None:
+    """--region > LKCLOUD_AWS_REGION > AWS_REGION > AWS_DEFAULT_REGION > aws.region in lkcloud.toml;
+    None leaves it to the profile (``region`` in ~/.aws/config). boto3 reads only
+    AWS_DEFAULT_REGION; AWS_REGION, which the other AWS SDKs and the CLI read first, wins here too."""
+    return _first(settings, keys.REGION, flag, ("AWS_REGION", "AWS_DEFAULT_REGION"))
 
 
 def resolve(settings: Settings, **flags: Any) -> AwsOptions:
@@ -94,7 +114,8 @@ def resolve(settings: Settings, **flags: Any) -> AwsOptions:
                           s.text(keys.KEY_NAME, flags.get("key_name")))
     journal = s.path(keys.JOURNAL_DIR)
     assert journal is not None
-    return AwsOptions(region=s.text(keys.REGION, flags.get("region")),
-                      profile=s.text(keys.PROFILE, flags.get("profile")), push=push, placement=placement,
+    return AwsOptions(region=region(s, flags.get("region")), profile=_first(s, keys.PROFILE, flags.get("profile"),
+                                                                             ("AWS_PROFILE",)),
+                      push=push, placement=placement,
                       tuning=tuning(s), journal_dir=journal, part_size=int(_number(s, keys.PART_SIZE)),
                       snapshot_timeout=int(_number(s, keys.SNAPSHOT_TIMEOUT)))

@@ -1,11 +1,14 @@
 """Upload a raw disk image as an EBS snapshot with the EBS direct APIs.
 
-Only non-zero 512 KiB blocks are sent, in parallel (a bounded number in flight over several
-client shards), each with its SHA-256; CompleteSnapshot carries the LINEAR aggregate.
+Only non-zero 512 KiB blocks are sent, in parallel (at most ``aws.concurrency`` in flight over
+several client shards, fewer while EBS throttles), each with its SHA-256; CompleteSnapshot carries
+the LINEAR aggregate. The upload fails only when nothing is confirmed for ``aws.inactivity-seconds``;
+right after StartSnapshot, "does not exist" is waited out for ``aws.not-found-seconds`` (EBS direct
+is eventually consistent: AWS's coldsnap waits about two minutes).
 
 Resuming: AWS does not let the EBS direct APIs read a snapshot while it is pending, so a rerun
 cannot ask the snapshot which blocks it holds. Instead the snapshot is found again (tag
-``lkcloud:digest`` with state pending, and StartSnapshot's ClientToken derived from the digest,
+``lkcloud:digest`` with state pending, or StartSnapshot's ClientToken, a hash of the whole request,
 which returns the same snapshot), and a local journal of acknowledged block indices (one record
 per block, written as each PutSnapshotBlock succeeds) says which blocks to skip. A completed
 snapshot with the same digest is reused without sending anything.
@@ -14,23 +17,31 @@ snapshot with the same digest is reused without sending anything.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
 from lkcloud.progress import NULL, Reporter
+from lkcloud.provider.calls import Activity
+from lkcloud.provider.concurrency import AdaptiveLimit
 from lkcloud_aws import tags
 from lkcloud_aws.blocks import BLOCK_SIZE, COMPLETED_MARK, Block, Journal, candidate_blocks, linear_checksum, scan
+from lkcloud_aws.errors import AwsError
 from lkcloud_aws.session import Aws, not_found
 
 log = logging.getLogger(__name__)
 
 GIB = 1 << 30
 MAX_VOLUME_GIB = 65536  # StartSnapshot's limit: 64 TiB
+REPLAY_AGE = 60.0  # s: a StartSnapshot answer about a snapshot older than this is a replayed one
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,7 @@ class SnapshotResult:
     bytes_sent: int
     reused: bool = False  # a completed snapshot of the same content existed
     resumed: bool = False
+    lowest_in_flight: int = 0  # the fewest blocks in flight throttling brought the upload down to
 
 
 @dataclass
@@ -50,6 +62,7 @@ class _Progress:
     digests: dict[int, bytes] = field(default_factory=dict)  # block index -> SHA-256, every non-zero block
     sent: int = 0
     skipped: int = 0
+    lowest_in_flight: int = 0
     error: BaseException | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,27 +89,76 @@ def find_snapshot(aws: Aws, digest: str, gib: int) -> dict[str, Any] | None:
     return usable[0] if usable else None
 
 
+def _token(request: dict[str, Any], salt: str) -> str:
+    """StartSnapshot's ClientToken: a hash of every parameter, so that the same request is
+    idempotent and any other request is a new snapshot rather than a ConflictException."""
+    text = json.dumps({**request, "salt": salt}, sort_keys=True, default=str)
+    return "lkcloud-" + hashlib.sha256(text.encode()).hexdigest()[:48]
+
+
+def _age(started: dict[str, Any]) -> float:
+    """Seconds between the snapshot's StartTime and the answer's Date (both the server's clock)."""
+    try:
+        date = parsedate_to_datetime(started["ResponseMetadata"]["HTTPHeaders"]["date"])
+        start = started["StartTime"]
+        return (date - start).total_seconds() if isinstance(start, datetime) else 0.0
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+
+
+def _still_pending(aws: Aws, snapshot_id: str) -> bool:
+    try:
+        found = aws.call(f"describing snapshot {snapshot_id}", aws.client("ec2").describe_snapshots,
+                         SnapshotIds=[snapshot_id])["Snapshots"]
+    except AwsError as exc:
+        if exc.code == "InvalidSnapshot.NotFound":
+            return False
+        raise
+    return bool(found) and found[0].get("State") == "pending"
+
+
 def _start(aws: Aws, digest: str, gib: int, *, name: str, timeout_minutes: int, extra: dict[str, str]) -> str:
-    ebs = aws.client("ebs")
+    """A pending snapshot for ``digest``: StartSnapshot, whose token replays an earlier identical
+    request. A replay naming a snapshot that is gone or finished, and a ConflictException, start
+    afresh under another token."""
+    request: dict[str, Any] = {"VolumeSize": gib, "Timeout": timeout_minutes,
+                               "Description": f"lkcloud {name} {digest}"[:255],
+                               "Tags": tags.tag_list(tags.standard(digest, name, extra))}
     salt = ""
-    for _ in range(2):
-        token = "lkcloud-" + hashlib.sha256(f"{digest}:{gib}:{salt}".encode()).hexdigest()[:48]
-        started = aws.call("starting a snapshot", ebs.start_snapshot, VolumeSize=gib, Timeout=timeout_minutes,
-                           ClientToken=token, Description=f"lkcloud {name} {digest}"[:255],
-                           Tags=tags.tag_list(tags.standard(digest, name, extra)))
+    for _ in range(3):
+        try:
+            started = aws.call("starting a snapshot", aws.client("ebs").start_snapshot,
+                               ClientToken=_token(request, salt), **request)
+        except AwsError as exc:
+            if exc.code != "ConflictException":
+                raise
+            salt = f"conflict-{time.time_ns()}"
+            continue
+        snapshot_id = str(started["SnapshotId"])
         if started.get("BlockSize") not in (None, BLOCK_SIZE):
             log.debug("server reports BlockSize %s; EBS direct uses %d", started.get("BlockSize"), BLOCK_SIZE)
-        if started.get("Status", "pending") == "pending":
-            return str(started["SnapshotId"])
-        salt = str(started["SnapshotId"])  # the token named a finished snapshot: start afresh
-    raise ProviderError(f"StartSnapshot keeps returning finished snapshot {salt}")
+        replayed = _age(started) > REPLAY_AGE
+        if started.get("Status", "pending") == "pending" and (not replayed or _still_pending(aws, snapshot_id)):
+            return snapshot_id
+        log.debug("StartSnapshot replayed %s, which is no longer pending: starting afresh", snapshot_id)
+        salt = snapshot_id
+    raise ProviderError(f"StartSnapshot keeps returning snapshots that are not pending (last: {salt})")
 
 
-def _put(aws: Aws, client: Any, snapshot_id: str, block: Block) -> None:
-    # Right after StartSnapshot the snapshot may not be visible yet (eventual consistency).
-    aws.call(f"writing block {block.index} of {snapshot_id}", client.put_snapshot_block,
-             also=not_found("ResourceNotFoundException"), SnapshotId=snapshot_id, BlockIndex=block.index,
-             BlockData=block.data, DataLength=BLOCK_SIZE, Checksum=block.checksum, ChecksumAlgorithm="SHA256")
+def _put(aws: Aws, client: Any, snapshot_id: str, block: Block, *, activity: Activity, limit: AdaptiveLimit,
+         visible_by: float) -> None:
+    def attempt() -> Any:
+        with limit.slot():
+            return client.put_snapshot_block(SnapshotId=snapshot_id, BlockIndex=block.index, BlockData=block.data,
+                                             DataLength=BLOCK_SIZE, Checksum=block.checksum,
+                                             ChecksumAlgorithm="SHA256")
+
+    # Right after StartSnapshot the snapshot may not exist yet for the block store (eventual
+    # consistency): "not found" is waited out until ``visible_by``, throttling lowers the limit.
+    aws.call(f"writing block {block.index} of {snapshot_id}", attempt, activity=activity,
+             also=not_found("ResourceNotFoundException", until=visible_by), on_throttle=limit.throttled)
+    limit.succeeded()
+    activity.advanced()
 
 
 def _send(aws: Aws, snapshot_id: str, path: Path, *, stored: frozenset[int], journal: Journal,
@@ -104,11 +166,15 @@ def _send(aws: Aws, snapshot_id: str, path: Path, *, stored: frozenset[int], jou
     tuning = aws.tuning
     clients = aws.shards("ebs", tuning.shards, tuning.concurrency)
     state = _Progress()
-    slots = threading.BoundedSemaphore(tuning.concurrency)
+    slots = threading.BoundedSemaphore(tuning.concurrency)  # blocks read and not yet confirmed
+    limit = AdaptiveLimit(tuning.concurrency)  # requests in flight
+    activity = Activity(max(tuning.inactivity, tuning.not_found))
+    visible_by = time.monotonic() + tuning.not_found
     task = reporter.task(f"uploading {path.name} to {snapshot_id}", total=candidate_blocks(path) * BLOCK_SIZE)
 
     def put(block: Block) -> None:
-        _put(aws, clients[block.index % len(clients)], snapshot_id, block)
+        _put(aws, clients[block.index % len(clients)], snapshot_id, block, activity=activity, limit=limit,
+             visible_by=visible_by)
         journal.add(block.index)
         with state.lock:
             state.digests[block.index] = block.digest
@@ -145,6 +211,7 @@ def _send(aws: Aws, snapshot_id: str, path: Path, *, stored: frozenset[int], jou
         task.done()
     if state.error is not None:
         raise state.error
+    state.lowest_in_flight = limit.lowest
     return state
 
 
@@ -174,7 +241,8 @@ def upload(aws: Aws, path: Path, digest: str, *, name: str, journal_dir: Path, t
     wait_completed(aws, snapshot_id)
     journal.remove()
     return SnapshotResult(snapshot_id, gib, len(state.digests), state.sent, state.skipped,
-                          state.sent * BLOCK_SIZE, resumed=resumed or bool(stored))
+                          state.sent * BLOCK_SIZE, resumed=resumed or bool(stored),
+                          lowest_in_flight=state.lowest_in_flight)
 
 
 def _complete(aws: Aws, snapshot_id: str, digests: list[bytes]) -> None:
@@ -182,16 +250,17 @@ def _complete(aws: Aws, snapshot_id: str, digests: list[bytes]) -> None:
         aws.call(f"completing snapshot {snapshot_id}", aws.client("ebs").complete_snapshot, SnapshotId=snapshot_id,
                  ChangedBlocksCount=len(digests), Checksum=linear_checksum(digests), ChecksumAlgorithm="SHA256",
                  ChecksumAggregationMethod="LINEAR")
-    except ProviderError:
-        # A retry after a lost response finds the snapshot already completed: that is success.
-        if _snapshot_state(aws, None, snapshot_id).get("State") != "completed":
+    except AwsError:
+        # A retry after a lost answer is refused: the first CompleteSnapshot was accepted, and the
+        # snapshot is pending (EBS is sealing it) or completed. The completion wait decides.
+        if _snapshot_state(aws, None, snapshot_id).get("State") not in ("pending", "completed"):
             raise
 
 
 def _snapshot_state(aws: Aws, region: str | None, snapshot_id: str) -> dict[str, Any]:
     found = aws.call(f"describing snapshot {snapshot_id}", aws.client("ec2", region).describe_snapshots,
-                     also=not_found("InvalidSnapshot.NotFound"), SnapshotIds=[snapshot_id])["Snapshots"]
-    return dict(found[0])
+                     fresh=("InvalidSnapshot.NotFound",), SnapshotIds=[snapshot_id])["Snapshots"]
+    return dict(found[0]) if found else {"SnapshotId": snapshot_id, "State": "not visible yet"}
 
 
 def _done(snapshot: dict[str, Any]) -> bool:

@@ -3,6 +3,8 @@ one line for a person (the kit's :class:`~lkcloud.provider.calls.ErrorPolicy`)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.exceptions import (
@@ -24,6 +26,7 @@ THROTTLED = frozenset({
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "RequestThrottled",
     "RequestLimitExceeded", "TooManyRequestsException", "SlowDown", "EC2ThrottledException",
     "ProvisionedThroughputExceededException", "BandwidthLimitExceeded",
+    "ConcurrentLimitExceededException",  # EBS direct: too many requests at once
 })
 UNAVAILABLE = frozenset({
     "InternalError", "InternalFailure", "InternalServerError", "InternalServerException", "ServiceUnavailable",
@@ -46,6 +49,35 @@ class AwsError(ProviderError):
     def __init__(self, message: str, *, code: str = "", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.code = code
+
+
+class ForeignResponse(Exception):
+    """An HTTP answer that did not come from AWS (a proxy's page, another server's 404)."""
+
+    def __init__(self, endpoint: str, status: int, content_type: str) -> None:
+        super().__init__(f"{endpoint} answered HTTP {status} ({content_type or 'no content type'})")
+        self.endpoint, self.status, self.content_type = endpoint, status, content_type
+
+
+_JSON = ("json", "rest-json")
+
+
+def is_foreign(operation_model: Any, response: dict[str, Any]) -> bool:
+    """Whether an HTTP answer cannot be the AWS API's: an HTML page, or a body that is not the
+    protocol's (JSON for JSON APIs, XML for the others). Streamed successes are not looked at."""
+    status = int(response.get("status_code") or 0)
+    body = response.get("body")
+    streamed = status < 300 and operation_model.has_streaming_output
+    if streamed or not isinstance(body, bytes | bytearray):
+        return False
+    head = bytes(body[:256]).lstrip()
+    if not head:
+        return False
+    if head[:14].lower().startswith((b"<!doctype html", b"<html")):
+        return True
+    if operation_model.metadata.get("protocol") in _JSON:
+        return head[:1] not in (b"{", b"[")
+    return head[:1] != b"<"
 
 
 def error_code(error: BaseException) -> str:
@@ -81,7 +113,12 @@ def _retry_after(error: ClientError) -> float | None:
 
 
 class AwsErrors:
-    """The AWS error policy."""
+    """The AWS error policy. ``answered(endpoint)`` says whether an endpoint has answered yet:
+    before it has, no answer at all (refused, timed out) is not retried, so a wrong or dead
+    endpoint is one clear line after one bounded try rather than minutes of silence."""
+
+    def __init__(self, answered: Callable[[str], bool] | None = None) -> None:
+        self.answered = answered or (lambda _endpoint: True)
 
     def is_transient(self, error: BaseException) -> Transient | None:
         if isinstance(error, ClientError):
@@ -91,6 +128,8 @@ class AwsErrors:
             if code in UNAVAILABLE or status >= 500:
                 return Transient("unavailable")
             return None
+        if isinstance(error, _NO_ANSWER) and not self.answered(endpoint_of(error)):
+            return None
         if isinstance(error, _CONNECTION):
             return Transient("connection dropped")
         return None
@@ -99,6 +138,9 @@ class AwsErrors:
         prefix = f"{what}: " if what else ""
         if isinstance(error, NoCredentialsError):
             return no_credentials()
+        if isinstance(error, ForeignResponse):
+            return ProviderError(f"{prefix}{error}, not an AWS API answer",
+                                 hint="check AWS_ENDPOINT_URL, the region and any HTTP proxy in between")
         if isinstance(error, ClientError):
             return client_error(error, prefix)
         if isinstance(error, _NO_ANSWER):

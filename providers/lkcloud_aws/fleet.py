@@ -4,7 +4,7 @@ refresh = a new template version + an instance refresh, followed to its outcome.
 from __future__ import annotations
 
 import base64
-import hashlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,12 +48,16 @@ def _template_data(image: str, placement: Placement, kind: str, user_data: bytes
     return data
 
 
+def _groups(aws: Aws, name: str) -> list[dict[str, Any]]:
+    return list(aws.call(f"describing fleet {name}", aws.client("autoscaling").describe_auto_scaling_groups,
+                         AutoScalingGroupNames=[name])["AutoScalingGroups"])
+
+
 def _group(aws: Aws, name: str) -> dict[str, Any]:
-    found = aws.call(f"describing fleet {name}", aws.client("autoscaling").describe_auto_scaling_groups,
-                     AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    found = _groups(aws, name)
     if not found:
         raise UsageError(f"no fleet named {name!r} in {aws.region}", hint="see `lkcloud fleet create aws --help`")
-    return dict(found[0])
+    return found[0]
 
 
 def _version_image(aws: Aws, template_id: str, version: str) -> str:
@@ -74,8 +78,10 @@ def get(aws: Aws, name: str) -> Fleet:
 
 
 def _zones(aws: Aws) -> list[str]:
+    # Only availability zones: Local and Wavelength Zones have no default subnet.
     found = aws.call("listing availability zones", aws.client("ec2").describe_availability_zones,
-                     Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+                     Filters=[{"Name": "state", "Values": ["available"]},
+                              {"Name": "zone-type", "Values": ["availability-zone"]}])["AvailabilityZones"]
     return [zone["ZoneName"] for zone in found]
 
 
@@ -84,7 +90,9 @@ def create(aws: Aws, name: str, image: str, size: int, *, placement: Placement, 
     """A launch template (version 1) and an Auto Scaling group of ``size`` pinned to it."""
     fleet_tags = {tags.MANAGED: tags.TRUE, tags.FLEET: name}
     reporter.step(f"creating launch template {template_name(name)}")
-    token = hashlib.sha256(f"{name}:{image}:{size}".encode()).hexdigest()[:64]  # a retried create is one create
+    # One token per create: its retries are one create, and a later create after `fleet delete` is
+    # not answered with the deleted template (a token replays its first answer).
+    token = uuid.uuid4().hex
     template = aws.call(f"creating launch template {template_name(name)}", aws.client("ec2").create_launch_template,
                         LaunchTemplateName=template_name(name), ClientToken=token,
                         LaunchTemplateData=_template_data(image, placement, kind, user_data),
@@ -98,6 +106,8 @@ def create(aws: Aws, name: str, image: str, size: int, *, placement: Placement, 
                              "Version": str(template["LatestVersionNumber"])},
              MinSize=size, MaxSize=size, DesiredCapacity=size, **where,
              Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in fleet_tags.items()])
+    # A group just created may not be listed yet (eventual consistency).
+    aws.wait(f"fleet {name} to be listed", lambda: _groups(aws, name), bool, timeout=aws.tuning.not_found)
     return status(aws, name)
 
 
@@ -130,8 +140,15 @@ def _preferences(policy: UpdatePolicy) -> dict[str, Any]:
                              "InstanceWarmup": policy.warmup_seconds, "SkipMatching": True}
     if policy.canary_percent:
         prefs["CheckpointPercentages"] = [policy.canary_percent, 100]
-        prefs["CheckpointDelay"] = max(policy.pause_seconds, 0) or 3600
+        prefs["CheckpointDelay"] = max(policy.pause_seconds, 0)  # AWS's default would be an hour
     return prefs
+
+
+def refresh_deadline(aws: Aws, policy: UpdatePolicy) -> float:
+    """Seconds a refresh may go without progress: a batch's warmup, the checkpoint pause, and a margin
+    for launching and health checks."""
+    pause = max(policy.pause_seconds, 0) if policy.canary_percent else 0
+    return policy.warmup_seconds + pause + aws.tuning.refresh_margin
 
 
 def new_version(aws: Aws, fleet: Fleet, image: str, user_data: bytes | None) -> str:
@@ -149,7 +166,8 @@ def new_version(aws: Aws, fleet: Fleet, image: str, user_data: bytes | None) -> 
 def _refresh_state(aws: Aws, name: str, refresh_id: str) -> dict[str, Any]:
     found = aws.call(f"checking instance refresh {refresh_id}", aws.client("autoscaling").describe_instance_refreshes,
                      AutoScalingGroupName=name, InstanceRefreshIds=[refresh_id])["InstanceRefreshes"]
-    return dict(found[0])
+    # Right after StartInstanceRefresh the refresh may not be listed yet: keep polling.
+    return dict(found[0]) if found else {"InstanceRefreshId": refresh_id, "Status": "not listed yet"}
 
 
 def refresh(aws: Aws, name: str, image: str | None, *, user_data: bytes | None = None,
@@ -184,7 +202,9 @@ def refresh(aws: Aws, name: str, image: str | None, *, user_data: bytes | None =
         return state.get("Status") in _FINAL
 
     final = aws.wait(f"instance refresh of {name}", lambda: _refresh_state(aws, name, refresh_id), finished,
-                     progress=lambda state: (state.get("Status"), state.get("PercentageComplete")))
+                     timeout=refresh_deadline(aws, policy),
+                     progress=lambda state: (state.get("Status"), state.get("PercentageComplete")),
+                     hint="the refresh may still finish: see `lkcloud fleet status aws NAME`")
     task.done()
     outcome = str(final["Status"])
     message = f"{outcome}: {final.get('StatusReason', '')}".rstrip(": ")
@@ -192,11 +212,14 @@ def refresh(aws: Aws, name: str, image: str | None, *, user_data: bytes | None =
 
 
 def delete(aws: Aws, name: str, reporter: Reporter = NULL) -> None:
-    """Delete the Auto Scaling group (and its instances) and the fleet's launch template."""
+    """Delete the Auto Scaling group (and its instances) and the fleet's launch template; returns
+    once the group is gone (it is "Delete in progress" while its instances terminate)."""
     fleet = get(aws, name)
     reporter.step(f"deleting Auto Scaling group {name}")
     aws.call(f"deleting Auto Scaling group {name}", aws.client("autoscaling").delete_auto_scaling_group,
              AutoScalingGroupName=name, ForceDelete=True)
+    aws.wait(f"fleet {name} to be deleted", lambda: _groups(aws, name), lambda groups: not groups,
+             progress=lambda groups: len(groups[0].get("Instances", [])) if groups else 0)
     aws.call(f"deleting launch template {fleet.template_id}", aws.client("ec2").delete_launch_template,
              LaunchTemplateId=fleet.template_id)
 

@@ -19,9 +19,10 @@ from lkcloud_aws import tags
 from lkcloud_aws.choices import AwsArch, AwsBootMode
 from lkcloud_aws.ebs_upload import delete_snapshot
 from lkcloud_aws.errors import AwsError
-from lkcloud_aws.session import Aws, not_found
+from lkcloud_aws.session import Aws
 
 ROOT_DEVICE = "/dev/xvda"
+BROKEN = ("failed", "error", "invalid", "deregistered")  # AMI states that will never become available
 _AMI_NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
 
 
@@ -74,7 +75,9 @@ def find_image(aws: Aws, name: str, region: str | None = None) -> dict[str, Any]
 
 
 def existing(aws: Aws, spec: ImageSpec, region: str | None = None) -> ImageResult | None:
-    """The AMI named ``spec.name`` if it holds the same content; UsageError if it holds other content."""
+    """The AMI named ``spec.name`` if it holds the same content, once it is available (a push that
+    was killed may have left it pending); None when there is none, or when it had failed (it is
+    deregistered, to be registered again). UsageError if it holds other content."""
     image = find_image(aws, spec.name, region)
     if image is None:
         return None
@@ -85,7 +88,14 @@ def existing(aws: Aws, spec: ImageSpec, region: str | None = None) -> ImageResul
             f" ({digest or 'not made by lkcloud'})",
             hint="push under another --name, or prune/deregister the old AMI first",
         )
-    return ImageResult(image["ImageId"], region or aws.region, spec.name, _snapshot_of(image), reused=True)
+    image_id = str(image["ImageId"])
+    if image.get("State") in BROKEN:
+        aws.call(f"deregistering {image['State']} AMI {image_id}", aws.client("ec2", region).deregister_image,
+                 ImageId=image_id)
+        return None
+    if image.get("State") != "available":
+        wait_available(aws, image_id, region)
+    return ImageResult(image_id, region or aws.region, spec.name, _snapshot_of(image), reused=True)
 
 
 def _register_call(aws: Aws, snapshot_id: str, spec: ImageSpec) -> str:
@@ -125,12 +135,12 @@ def register(aws: Aws, snapshot_id: str, spec: ImageSpec, *, owned_snapshot: boo
 
 def _image_state(aws: Aws, image_id: str, region: str | None) -> dict[str, Any]:
     found = aws.call(f"describing AMI {image_id}", aws.client("ec2", region).describe_images,
-                     also=not_found("InvalidAMIID.NotFound"), ImageIds=[image_id])["Images"]
-    return dict(found[0])
+                     fresh=("InvalidAMIID.NotFound",), ImageIds=[image_id])["Images"]
+    return dict(found[0]) if found else {"ImageId": image_id, "State": "not visible yet"}
 
 
 def _available(image: Mapping[str, Any]) -> bool:
-    if image.get("State") in ("failed", "error", "invalid", "deregistered"):
+    if image.get("State") in BROKEN:
         reason = image.get("StateReason", {}).get("Message", image.get("State"))
         raise ProviderError(f"AMI {image['ImageId']} is {image['State']}: {reason}")
     return image.get("State") == "available"
@@ -146,12 +156,11 @@ def _copy_one(aws: Aws, source: ImageResult, spec: ImageSpec, region: str) -> Im
     if found is not None:
         return found
     token = hashlib.sha256(f"{spec.digest}:{source.image_id}:{region}".encode()).hexdigest()[:64]
+    # The tags go with CopyImage itself: a copy is never left untagged (and refused by later pushes).
     image_id = str(aws.call(f"copying {source.image_id} to {region}", aws.client("ec2", region).copy_image,
                             SourceRegion=source.region, SourceImageId=source.image_id, Name=spec.name,
-                            ClientToken=token,
+                            ClientToken=token, TagSpecifications=tags.specs(["image"], spec.tags),
                             Description=spec.description or f"lkcloud {spec.family} {spec.digest}"[:255])["ImageId"])
-    aws.call(f"tagging {image_id} in {region}", aws.client("ec2", region).create_tags,
-             also=not_found("InvalidAMIID.NotFound"), Resources=[image_id], Tags=tags.tag_list(spec.tags))
     wait_available(aws, image_id, region)
     return ImageResult(image_id, region, spec.name, _snapshot_of(_image_state(aws, image_id, region)))
 
@@ -182,9 +191,23 @@ def share(aws: Aws, image: ImageResult, *, public: bool = False, accounts: Seque
 
 
 def put_parameter(aws: Aws, parameter: str, image: ImageResult) -> None:
-    """An SSM parameter (data type aws:ec2:image) pointing at the AMI."""
-    aws.call(f"pointing {parameter} at {image.image_id}", aws.client("ssm", image.region).put_parameter,
-             Name=parameter, Value=image.image_id, Type="String", DataType="aws:ec2:image", Overwrite=True)
+    """An SSM parameter (data type aws:ec2:image) pointing at the AMI, read back: SSM validates
+    such values after PutParameter has answered, and drops a value it finds invalid."""
+    ssm = aws.client("ssm", image.region)
+    aws.call(f"pointing {parameter} at {image.image_id}", ssm.put_parameter, Name=parameter, Value=image.image_id,
+             Type="String", DataType="aws:ec2:image", Overwrite=True)
+
+    def value() -> str | None:
+        try:
+            return str(aws.call(f"reading {parameter}", ssm.get_parameter, Name=parameter)["Parameter"]["Value"])
+        except AwsError as exc:
+            if exc.code == "ParameterNotFound":
+                return None
+            raise
+
+    aws.wait(f"SSM to store {image.image_id} in {parameter}", value, lambda found: found == image.image_id,
+             timeout=aws.tuning.not_found, hint="SSM validates aws:ec2:image values after PutParameter and drops"
+             " invalid ones: check that the AMI is available in that region")
 
 
 __all__ = ["ImageResult", "ImageSpec", "copy_to", "existing", "find_image", "put_parameter", "register", "share",

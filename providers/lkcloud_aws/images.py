@@ -8,7 +8,6 @@ from typing import Any
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import ImageRecord
 from lkcloud_aws import tags
-from lkcloud_aws.ebs_upload import delete_snapshot
 from lkcloud_aws.errors import AwsError
 from lkcloud_aws.fleet import images_in_use
 from lkcloud_aws.session import Aws
@@ -48,19 +47,30 @@ def list_images(aws: Aws) -> list[ImageRecord]:
     return sorted(records, key=lambda r: (r.created, r.id), reverse=True)
 
 
+def _used_elsewhere(aws: Aws, snapshot_id: str, deleted: str) -> bool:
+    """Whether another of our AMIs maps ``snapshot_id`` (same content pushed under two names)."""
+    return any(snapshot_id in snapshots_of(image) for image in _images(aws)
+               if image["ImageId"] != deleted and image.get("State") != "deregistered")
+
+
 def delete(aws: Aws, record: ImageRecord, reporter: Reporter = NULL) -> list[str]:
-    """Deregister the AMI and delete its snapshots (one another AMI still uses is kept); the
-    snapshot ids deleted."""
+    """Deregister the AMI and delete the snapshots it alone maps; the snapshot ids deleted.
+
+    DeregisterImage deletes them itself (DeleteAssociatedSnapshots); one it did not delete is
+    deleted here unless another AMI maps it, and "in use" right after the deregistration (AWS
+    answers so for a while) is waited out, so that no billed snapshot is left behind."""
     reporter.step(f"removing {record.id} ({record.name})")
-    aws.call(f"deregistering {record.id}", aws.client("ec2").deregister_image, ImageId=record.id)
-    deleted = []
+    answer = aws.call(f"deregistering {record.id}", aws.client("ec2").deregister_image, ImageId=record.id,
+                      DeleteAssociatedSnapshots=True)
+    done = {str(r["SnapshotId"]) for r in answer.get("DeleteSnapshotResults", []) if r.get("ReturnCode") == "success"}
     for snapshot_id in record.details.get("snapshots", []):
+        if snapshot_id in done or _used_elsewhere(aws, snapshot_id, record.id):
+            continue
         try:
-            delete_snapshot(aws, snapshot_id)
+            aws.call(f"deleting snapshot {snapshot_id}", aws.client("ec2").delete_snapshot, SnapshotId=snapshot_id,
+                     fresh=("InvalidSnapshot.InUse",))
         except AwsError as exc:
-            if exc.code == "InvalidSnapshot.InUse":  # another AMI (same content, other name) uses it
-                continue
             if exc.code != "InvalidSnapshot.NotFound":
                 raise
-        deleted.append(snapshot_id)
-    return deleted
+        done.add(snapshot_id)
+    return sorted(done)

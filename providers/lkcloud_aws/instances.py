@@ -58,5 +58,5 @@ def run(aws: Aws, image_id: str, placement: Placement, kind: str, *, count: int 
 def console_output(aws: Aws, instance_id: str) -> str:
     """The instance's serial console output so far ("" when there is none yet)."""
     found = aws.call(f"reading the console of {instance_id}", aws.client("ec2").get_console_output,
-                     InstanceId=instance_id)
+                     fresh=("InvalidInstanceID.NotFound",), InstanceId=instance_id)
     return str(found.get("Output") or "")

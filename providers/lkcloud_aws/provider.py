@@ -35,6 +35,13 @@ class AwsProvider:
     def __init__(self, options: AwsOptions | None = None, aws: Aws | None = None) -> None:
         self.options = options or AwsOptions()
         self.aws = aws or Aws(self.options.region, self.options.tuning, profile=self.options.profile)
+        self._told = False
+
+    def _contact(self, reporter: Reporter) -> None:
+        """Say once where AWS is being reached (a silent endpoint then has a name on the screen)."""
+        if not self._told:
+            self._told = True
+            reporter.step(f"contacting AWS in {self.aws.region} at {self.aws.endpoint()}")
 
     @classmethod
     def from_settings(cls, settings: Settings, **flags: Any) -> AwsProvider:
@@ -70,6 +77,7 @@ class AwsProvider:
         share and publish it as the options say."""
         spec = self.image_spec(artifact)
         spec.check()
+        self._contact(reporter)
         details: dict[str, Any] = {"method": str(self.options.push.method), "architecture": spec.arch.value,
                                    "boot_mode": spec.boot_mode.value}
         primary = image.existing(self.aws, spec)
@@ -109,6 +117,7 @@ class AwsProvider:
     def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
         placement = self.options.placement
         kind = instances.instance_type(placement, request.instance_type, request.arch)
+        self._contact(reporter)
         image_id = self.resolve_image(request.image)
         reporter.step(f"starting {request.count} x {kind} from {image_id} in {self.aws.region}")
         started = instances.run(self.aws, image_id, placement, kind, count=request.count,
@@ -124,6 +133,7 @@ class AwsProvider:
     def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
         placement = self.options.placement
         kind = instances.instance_type(placement, spec.instance_type, spec.arch)
+        self._contact(reporter)
         return fleet.create(self.aws, spec.name, self.resolve_image(spec.image), spec.size, placement=placement,
                             kind=kind, user_data=spec.user_data, reporter=reporter)
 
@@ -135,10 +145,12 @@ class AwsProvider:
 
     def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: UpdatePolicy,
                       reporter: Reporter = NULL) -> RefreshResult:
+        self._contact(reporter)
         resolved = self.resolve_image(image) if image else None
         return fleet.refresh(self.aws, name, resolved, user_data=user_data, policy=policy, reporter=reporter)
 
     def fleet_delete(self, name: str, reporter: Reporter = NULL) -> None:
+        self._contact(reporter)
         fleet.delete(self.aws, name, reporter)
 
     # -- images ---------------------------------------------------------------------------

@@ -1,30 +1,30 @@
-"""The fallback upload: S3 multipart (parallel, resumable) and ImportSnapshot (polled with a deadline).
+"""The fallback upload: the image to S3 (:mod:`lkcloud_aws.s3_upload`), then ImportSnapshot, polled
+until it finishes.
 
-Resuming: an object already uploaded with the same digest is reused; otherwise an unfinished
-multipart upload for the key is continued, and parts whose ETag equals the MD5 of the local part
-are not sent again. ImportSnapshot is idempotent through its ClientToken (derived from the digest).
+ImportSnapshot is idempotent through its ClientToken (derived from the digest, bucket and key); a
+replayed token names the first task, so a task that finished long ago with a snapshot since
+deleted (pruned) is imported again under a fresh token. Right after ``--create-role``, AWS may
+still say the role does not exist (IAM propagation): that is retried for ``aws.iam-seconds``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
 from lkcloud.progress import NULL, Reporter
+from lkcloud.provider.calls import Transient
 from lkcloud_aws import tags
-from lkcloud_aws.errors import AwsError
-from lkcloud_aws.session import Aws, not_found
+from lkcloud_aws.errors import AwsError, error_code
+from lkcloud_aws.s3_upload import upload_object
+from lkcloud_aws.session import Aws
 
 ROLE = "vmimport"
-MIN_PART = 5 << 20
-MAX_PARTS = 10000
 TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "vmie.amazonaws.com"}, "Action": "sts:AssumeRole",
@@ -67,12 +67,13 @@ def check_bucket(aws: Aws, bucket: str | None) -> str:
     return bucket
 
 
-def check_role(aws: Aws, bucket: str, create: bool) -> None:
-    """The ``vmimport`` service role must exist; with ``create`` it is made with the documented policy."""
+def check_role(aws: Aws, bucket: str, create: bool) -> bool:
+    """The ``vmimport`` service role must exist; with ``create`` it is made with the documented
+    policy. Whether it was made now."""
     iam = aws.client("iam")
     try:
         aws.call(f"checking the {ROLE} role", iam.get_role, RoleName=ROLE)
-        return
+        return False
     except AwsError as exc:
         if exc.code != "NoSuchEntity":
             raise
@@ -84,81 +85,14 @@ def check_role(aws: Aws, bucket: str, create: bool) -> None:
              Description="VM Import/Export service role (created by lkcloud)")
     aws.call(f"granting the {ROLE} role access to {bucket}", iam.put_role_policy, RoleName=ROLE, PolicyName=ROLE,
              PolicyDocument=json.dumps(role_policy(bucket)))
-
-
-def _parts(size: int, part_size: int) -> Iterator[tuple[int, int, int]]:
-    part_size = max(MIN_PART, part_size, -(-size // MAX_PARTS))
-    for number, offset in enumerate(range(0, size, part_size), start=1):
-        yield number, offset, min(part_size, size - offset)
-
-
-def _read(path: Path, offset: int, length: int) -> bytes:
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        return fh.read(length)
-
-
-def _open_upload(aws: Aws, bucket: str, key: str, digest: str) -> tuple[str, dict[int, str]]:
-    """An unfinished multipart upload for ``key`` (continued) or a new one; its stored parts' ETags."""
-    s3 = aws.client("s3")
-    uploads = aws.call("listing unfinished uploads", s3.list_multipart_uploads, Bucket=bucket,
-                       Prefix=key).get("Uploads", [])
-    for upload in uploads:
-        if upload["Key"] == key:
-            found = aws.call("listing stored parts", s3.list_parts, Bucket=bucket, Key=key,
-                             UploadId=upload["UploadId"])
-            return upload["UploadId"], {p["PartNumber"]: p["ETag"].strip('"') for p in found.get("Parts", [])}
-    created = aws.call(f"starting an upload to s3://{bucket}/{key}", s3.create_multipart_upload, Bucket=bucket,
-                       Key=key, Metadata={"lkcloud-digest": digest})
-    return str(created["UploadId"]), {}
-
-
-def _existing_object(aws: Aws, bucket: str, key: str, digest: str) -> bool:
-    try:
-        head = aws.call(f"checking s3://{bucket}/{key}", aws.client("s3").head_object, Bucket=bucket, Key=key)
-    except ProviderError:
-        return False
-    stored: str | None = head.get("Metadata", {}).get("lkcloud-digest")
-    return stored == digest
-
-
-def upload_object(aws: Aws, path: Path, bucket: str, key: str, *, digest: str, part_size: int,
-                  reporter: Reporter = NULL) -> tuple[int, int, int]:
-    """Upload ``path`` to s3://bucket/key; (parts sent, parts reused, bytes sent)."""
-    if _existing_object(aws, bucket, key, digest):
-        return 0, 0, 0
-    upload_id, stored = _open_upload(aws, bucket, key, digest)
-    size = path.stat().st_size
-    task = reporter.task(f"uploading {path.name} to s3://{bucket}/{key}", total=size)
-    clients = aws.shards("s3", aws.tuning.shards, 8)
-
-    def send(part: tuple[int, int, int]) -> tuple[int, str, int]:
-        number, offset, length = part
-        data = _read(path, offset, length)
-        md5 = hashlib.md5(data, usedforsecurity=False)
-        sent = 0
-        if stored.get(number) != md5.hexdigest():
-            aws.call(f"uploading part {number}", clients[number % len(clients)].upload_part, Bucket=bucket, Key=key,
-                     UploadId=upload_id, PartNumber=number, Body=data,
-                     ContentMD5=base64.b64encode(md5.digest()).decode())
-            sent = length
-        task.advance(length)
-        return number, md5.hexdigest(), sent
-
-    with ThreadPoolExecutor(max_workers=min(8, aws.tuning.concurrency)) as pool:
-        done = list(pool.map(send, _parts(size, part_size)))
-    task.done()
-    aws.call(f"completing s3://{bucket}/{key}", aws.client("s3").complete_multipart_upload, Bucket=bucket, Key=key,
-             UploadId=upload_id, MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{etag}"'}
-                                                            for n, etag, _ in done]})
-    sent = [b for _, _, b in done if b]
-    return len(sent), len(done) - len(sent), sum(sent)
+    return True
 
 
 def _task(aws: Aws, task_id: str) -> dict[str, Any]:
     found = aws.call(f"checking import task {task_id}", aws.client("ec2").describe_import_snapshot_tasks,
-                     ImportTaskIds=[task_id])
-    return dict(found["ImportSnapshotTasks"][0])
+                     ImportTaskIds=[task_id])["ImportSnapshotTasks"]
+    # Right after ImportSnapshot the task may not be listed yet: not done, keep polling.
+    return dict(found[0]) if found else {"ImportTaskId": task_id, "SnapshotTaskDetail": {"Status": "not listed yet"}}
 
 
 def _imported(task: dict[str, Any]) -> bool:
@@ -168,27 +102,59 @@ def _imported(task: dict[str, Any]) -> bool:
     return bool(detail.get("Status") == "completed")
 
 
+def _role_not_ready(error: BaseException) -> Transient | None:
+    """ImportSnapshot's answer while a role just created has not reached every AWS endpoint."""
+    if error_code(error) == "InvalidParameter" and "service role" in str(error):
+        return Transient("the role is not usable yet (IAM propagation)")
+    return None
+
+
+def _exists(aws: Aws, snapshot_id: str) -> bool:
+    try:
+        aws.call(f"describing snapshot {snapshot_id}", aws.client("ec2").describe_snapshots, SnapshotIds=[snapshot_id])
+    except AwsError as exc:
+        if exc.code == "InvalidSnapshot.NotFound":
+            return False
+        raise
+    return True
+
+
+def _start_import(aws: Aws, *, name: str, digest: str, bucket: str, key: str, new_role: bool) -> str:
+    """The import task for s3://bucket/key: a new one, or the one the token replays while its
+    snapshot still exists."""
+    iam_budget = aws.calls.budget.scaled(max(aws.tuning.retry, aws.tuning.iam)) if new_role else None
+    salt = ""
+    for _ in range(2):
+        token = hashlib.sha256(f"{digest}:{bucket}:{key}:{salt}".encode()).hexdigest()[:64]
+        started = aws.call("starting ImportSnapshot", aws.client("ec2").import_snapshot, ClientToken=token,
+                           RoleName=ROLE, Description=f"lkcloud {name} {digest}"[:255], budget=iam_budget,
+                           also=_role_not_ready if new_role else None,
+                           DiskContainer={"Format": "RAW", "UserBucket": {"S3Bucket": bucket, "S3Key": key}})
+        detail = started.get("SnapshotTaskDetail", {})
+        finished = detail.get("Status") in ("completed", "deleted", "deleting", "error")
+        if not finished or (detail.get("SnapshotId") and _exists(aws, str(detail["SnapshotId"]))):
+            return str(started["ImportTaskId"])
+        salt = f"{started['ImportTaskId']}-{time.time_ns()}"  # a replayed task whose snapshot is gone
+    raise ProviderError(f"ImportSnapshot keeps naming a finished task whose snapshot is gone ({salt})")
+
+
 def import_snapshot(aws: Aws, path: Path, digest: str, *, name: str, bucket: str | None, part_size: int,
                     create_role: bool = False, reporter: Reporter = NULL) -> ImportResult:
     """Upload ``path`` to S3 and import it as an EBS snapshot tagged with ``digest``."""
     bucket = check_bucket(aws, bucket)
-    check_role(aws, bucket, create_role)
+    new_role = check_role(aws, bucket, create_role)
     key = f"lkcloud/{name}-{digest.removeprefix('sha256:')[:16]}.raw"
-    sent, reused, nbytes = upload_object(aws, path, bucket, key, digest=digest, part_size=part_size, reporter=reporter)
-    token = hashlib.sha256(f"{digest}:{bucket}:{key}".encode()).hexdigest()[:64]
+    uploaded = upload_object(aws, path, bucket, key, digest=digest, part_size=part_size, reporter=reporter)
     reporter.step(f"importing s3://{bucket}/{key} as a snapshot (this can take a long time)")
-    started = aws.call("starting ImportSnapshot", aws.client("ec2").import_snapshot, ClientToken=token, RoleName=ROLE,
-                       Description=f"lkcloud {name} {digest}"[:255],
-                       DiskContainer={"Format": "RAW", "UserBucket": {"S3Bucket": bucket, "S3Key": key}})
-    task_id = str(started["ImportTaskId"])
+    task_id = _start_import(aws, name=name, digest=digest, bucket=bucket, key=key, new_role=new_role)
     task = aws.wait(f"import task {task_id}", lambda: _task(aws, task_id), _imported,
                     progress=lambda found: (found.get("SnapshotTaskDetail", {}).get("Status"),
                                             found.get("SnapshotTaskDetail", {}).get("Progress")))
     snapshot_id = str(task["SnapshotTaskDetail"]["SnapshotId"])
-    aws.call(f"tagging snapshot {snapshot_id}", aws.client("ec2").create_tags,
-             also=not_found("InvalidSnapshot.NotFound"), Resources=[snapshot_id],
-             Tags=tags.tag_list(tags.standard(digest, name)))
-    return ImportResult(snapshot_id, bucket, key, task_id, sent, reused, nbytes)
+    aws.call(f"tagging snapshot {snapshot_id}", aws.client("ec2").create_tags, fresh=("InvalidSnapshot.NotFound",),
+             Resources=[snapshot_id], Tags=tags.tag_list(tags.standard(digest, name)))
+    return ImportResult(snapshot_id, bucket, key, task_id, uploaded.parts_sent, uploaded.parts_reused,
+                        uploaded.bytes_sent)
 
 
-__all__ = ["ImportResult", "check_bucket", "check_role", "import_snapshot", "upload_object"]
+__all__ = ["ImportResult", "check_bucket", "check_role", "import_snapshot"]

@@ -9,16 +9,18 @@ own retries are off (``total_max_attempts=1``): every call goes through the kit'
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
 
 from lkcloud.errors import UsageError
 from lkcloud.provider.calls import Activity, Budget, Calls, Transient
-from lkcloud_aws.errors import AwsErrors, error_code, no_credentials
+from lkcloud_aws.errors import AwsErrors, ForeignResponse, base_url, error_code, is_foreign, no_credentials
 
 T = TypeVar("T")
 
@@ -31,16 +33,32 @@ class Tuning:
     shards: int = 8
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
-    retry: float = 20.0  # one call: throttling, 5xx, dropped connections
+    retry: float = 120.0  # one call: throttling, 5xx, dropped connections
+    not_found: float = 150.0  # a resource just created may stay invisible this long
+    iam: float = 60.0  # a role just created may stay unusable this long
     inactivity: float = 600.0  # an upload that confirms nothing for this long fails
     wait: float = 3600.0  # a wait that sees no progress for this long fails
+    refresh_margin: float = 900.0  # added to a refresh's warmups and checkpoint pauses
     poll: float = 5.0
 
 
-def not_found(*codes: str) -> Callable[[BaseException], Transient | None]:
-    """``also`` for a call made right after a create: these codes mean "not visible yet"."""
+def missing_profile(exc: ProfileNotFound) -> UsageError:
+    name = exc.kwargs.get("profile", "")
+    return UsageError(f"AWS profile {name!r} not found", hint="see `aws configure list-profiles`; --profile or"
+                      " AWS_PROFILE names a profile of ~/.aws/config (AWS_CONFIG_FILE)")
+
+
+def not_found(*codes: str, until: float | None = None) -> Callable[[BaseException], Transient | None]:
+    """``also`` for a call made right after a create: these codes mean "not visible yet" (until
+    the monotonic time ``until``, when given)."""
     wanted = frozenset(codes)
-    return lambda error: Transient("not visible yet") if error_code(error) in wanted else None
+
+    def transient(error: BaseException) -> Transient | None:
+        if error_code(error) not in wanted or (until is not None and time.monotonic() >= until):
+            return None
+        return Transient("not visible yet")
+
+    return transient
 
 
 class Aws:
@@ -50,20 +68,33 @@ class Aws:
     def __init__(self, region: str | None, tuning: Tuning | None = None, *, profile: str | None = None,
                  session: Any = None) -> None:
         self.tuning = tuning or Tuning()
-        self.session = session or boto3.Session(profile_name=profile, region_name=region)
-        resolved = region or self.session.region_name
+        try:
+            self.session = session or boto3.Session(profile_name=profile, region_name=region)
+            resolved = region or self.session.region_name
+        except ProfileNotFound as exc:
+            raise missing_profile(exc) from None
         if not resolved:
             raise UsageError("no AWS region given", hint="pass --region, or set AWS_REGION or aws.region")
         self.region: str = resolved
-        self.calls = Calls(AwsErrors(), Budget(self.tuning.retry), poll_min=self.tuning.poll,
-                           poll_max=max(self.tuning.poll, 15.0))
+        self.answered: set[str] = set()  # endpoints that have answered as AWS does
+        self.calls = Calls(AwsErrors(lambda endpoint: endpoint in self.answered), Budget(self.tuning.retry),
+                           poll_min=self.tuning.poll, poll_max=max(self.tuning.poll, 15.0))
         self._clients: dict[tuple[str, str, int], Any] = {}
         self._lock = threading.Lock()
 
     def check_credentials(self) -> None:
-        """CredentialsError when boto3's chain finds nothing (before any resource is made)."""
-        if self.session.get_credentials() is None:
+        """CredentialsError when boto3's chain finds nothing (before any resource is made, and
+        before anything is built)."""
+        try:
+            found = self.session.get_credentials()
+        except ProfileNotFound as exc:
+            raise missing_profile(exc) from None
+        if found is None:
             raise no_credentials()
+
+    def endpoint(self, service: str = "ec2", region: str | None = None) -> str:
+        """The URL ``service`` is reached at (AWS's, or AWS_ENDPOINT_URL's)."""
+        return base_url(str(self.client(service, region).meta.endpoint_url))
 
     def config(self, pool: int = 10) -> Config:
         return Config(
@@ -81,8 +112,24 @@ class Aws:
         with self._lock:
             if key not in self._clients:
                 config = self.config(pool).merge(Config(region_name=key[1]))
-                self._clients[key] = self.session.client(service, config=config)
+                client = self.session.client(service, config=config)
+                client.meta.events.register("before-parse", self._checker(base_url(client.meta.endpoint_url)))
+                self._clients[key] = client
             return self._clients[key]
+
+    def _checker(self, endpoint: str) -> Callable[..., None]:
+        """A botocore ``before-parse`` handler: an answer that cannot be AWS's (an HTML page, a body
+        that is not the protocol's) is ForeignResponse, one clear line, never a parser error; any
+        other answer marks ``endpoint`` as one that answers."""
+
+        def check(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+            if is_foreign(operation_model, response_dict):
+                headers = response_dict.get("headers") or {}
+                raise ForeignResponse(endpoint, int(response_dict.get("status_code") or 0),
+                                      str(headers.get("content-type", "")).split(";")[0])
+            self.answered.add(endpoint)
+
+        return check
 
     def shards(self, service: str, count: int, in_flight: int) -> list[Any]:
         """``count`` independent clients (own connection pools) for ``in_flight`` parallel calls."""
@@ -91,8 +138,13 @@ class Aws:
 
     def call(self, what: str, fn: Callable[..., T], /, *, budget: Budget | None = None,
              activity: Activity | None = None, also: Callable[[BaseException], Transient | None] | None = None,
-             on_throttle: Callable[[], None] | None = None, **kwargs: Any) -> T:
-        """``fn(**kwargs)`` through the one call layer (see :meth:`Calls.call`)."""
+             fresh: tuple[str, ...] = (), on_throttle: Callable[[], None] | None = None, **kwargs: Any) -> T:
+        """``fn(**kwargs)`` through the one call layer (see :meth:`Calls.call`). ``fresh`` names
+        the "not found" codes of a resource just created: they are retried for the not-found
+        budget (EC2 and EBS are eventually consistent)."""
+        if fresh:
+            also = not_found(*fresh)
+            budget = budget or self.calls.budget.scaled(max(self.tuning.retry, self.tuning.not_found))
         return self.calls.call(what, fn, budget=budget, activity=activity, also=also, on_throttle=on_throttle,
                                **kwargs)
 

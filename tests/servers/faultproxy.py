@@ -14,8 +14,9 @@ random generator:
   XML-only REST clients (S3) fall back to the status code.
 
 ``Faults.fail_after = N`` turns every matching request after the N-th forwarded one into a hard
-``403`` (a non-retryable failure, like a kill in the middle of an upload). Counters in
-:attr:`FaultProxy.stats`. Usable as a context manager::
+``403`` (a non-retryable failure, like a kill in the middle of an upload); ``Faults.limit = N``
+injects at most N faults (then the proxy is transparent). Counters in :attr:`FaultProxy.stats`.
+Usable as a context manager::
 
     with FaultProxy("http://127.0.0.1:5000", Faults(rate=0.1, seed=1)) as proxy:
         client = make_client(endpoint=proxy.url)
@@ -50,6 +51,7 @@ class Faults:
     seed: int = 0
     match: str = ""  # regex searched in "METHOD /path?query"; "" matches everything
     fail_after: int | None = None
+    limit: int | None = None  # at most this many faults in all
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,9 @@ class FaultProxy:
                 return "hard"
             if self.faults.rate <= 0 or self._random.random() >= self.faults.rate:
                 return None
+            if self.faults.limit is not None and self.stats["injected"] >= self.faults.limit:
+                return None
+            self.stats["injected"] += 1
             kind = self._random.choice(self.faults.kinds)
             self.stats[kind] += 1
             return kind

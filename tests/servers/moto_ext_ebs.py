@@ -1,21 +1,34 @@
-"""EBS direct APIs as AWS behaves and moto does not: ClientToken idempotency, snapshots
-pending until CompleteSnapshot, DataLength/checksum/ChangedBlocksCount/LINEAR checks."""
+"""EBS direct APIs as AWS behaves and moto does not.
+
+Always: ClientToken idempotency (the first answer replayed for the same parameters, even after
+the snapshot is gone; ConflictException for other parameters), snapshots pending until
+CompleteSnapshot, DataLength/checksum/ChangedBlocksCount/LINEAR checks, BlockSize 524288.
+Switched on per test (``moto_ext_behaviour``): ResourceNotFoundException for a while after
+StartSnapshot, throttling of bursts, slow block writes, and snapshots that stay pending while
+EBS completes them.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import threading
+import time
 from typing import Any
 
+import moto_ext_behaviour as behaviour
 from moto.core.responses import ActionResult
 from moto.ebs.models import EBSBackend
 from moto.ebs.responses import EBSResponse
 from moto_ext_errors import fault
 
 BLOCK_SIZE = 524288
+_in_flight = [0]
+_in_flight_lock = threading.Lock()
 
 
-def _tokens(backend: EBSBackend) -> dict[str, str]:
+def _tokens(backend: EBSBackend) -> dict[str, tuple[str, dict[str, Any]]]:
     if not hasattr(backend, "lk_tokens"):
         backend.lk_tokens = {}  # type: ignore[attr-defined]
     return backend.lk_tokens  # type: ignore[attr-defined, no-any-return]
@@ -24,28 +37,43 @@ def _tokens(backend: EBSBackend) -> dict[str, str]:
 _original_start = EBSResponse.start_snapshot
 
 
+def _request_key(self: EBSResponse) -> str:
+    names = ("VolumeSize", "ParentSnapshotId", "Tags", "Description", "Encrypted", "KmsKeyArn", "Timeout")
+    return json.dumps({name: self._get_param(name) for name in names}, sort_keys=True, default=str)
+
+
 def start_snapshot(self: EBSResponse) -> ActionResult:
+    # "If you retry an API request with the same client token and the same request parameters after it
+    # has completed successfully, the result of the original request is returned. If you retry a request
+    # with the same client token, but change one or more of the request parameters, the ConflictException
+    # error is returned." https://docs.aws.amazon.com/ebs/latest/userguide/ebs-direct-api-idempotency.html
     token = self._get_param("ClientToken")
     backend = self.ebs_backend
     known = _tokens(backend).get(token) if token else None
-    if known is None:
-        result = _original_start(self)
-        snapshot_id = result.result["SnapshotId"]  # type: ignore[index]
-        backend.ec2_backend.snapshots[snapshot_id].status = "pending"
-        backend.snapshots[snapshot_id].block_size = BLOCK_SIZE
-        if token:
-            _tokens(backend)[token] = snapshot_id
-        return result
-    snapshot = backend.snapshots[known]
-    return ActionResult({"SnapshotId": known, "OwnerId": snapshot.account_id, "Status": snapshot.status,
-                         "VolumeSize": snapshot.volume_size, "BlockSize": snapshot.block_size,
-                         "StartTime": snapshot.start_time, "Tags": snapshot.tags})
+    if known is not None:
+        key, answer = known
+        if key != _request_key(self):
+            raise fault("ebs", "ConflictException", "The request uses the same client token as a previous, but"
+                                                    " non-identical request.")
+        return ActionResult(answer)
+    result = _original_start(self)
+    snapshot_id = result.result["SnapshotId"]  # type: ignore[index]
+    backend.ec2_backend.snapshots[snapshot_id].status = "pending"
+    snapshot = backend.snapshots[snapshot_id]
+    snapshot.block_size = BLOCK_SIZE
+    behaviour.born(snapshot_id)
+    answer = {"SnapshotId": snapshot_id, "OwnerId": snapshot.account_id, "Status": "pending",
+              "VolumeSize": snapshot.volume_size, "BlockSize": BLOCK_SIZE, "StartTime": snapshot.start_time,
+              "Tags": snapshot.tags, "Description": snapshot.description}
+    if token:
+        _tokens(backend)[token] = (_request_key(self), answer)
+    return ActionResult(answer)
 
 
 def _check_pending(backend: EBSBackend, snapshot_id: str) -> Any:
     snapshot = backend.snapshots.get(snapshot_id)
     if snapshot is None:
-        raise fault("ebs", "ResourceNotFoundException", f"snapshot {snapshot_id} does not exist")
+        raise fault("ebs", "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.")
     if snapshot.status != "pending":
         raise fault("ebs", "ValidationException", f"snapshot {snapshot_id} is {snapshot.status}, not pending")
     return snapshot
@@ -54,8 +82,36 @@ def _check_pending(backend: EBSBackend, snapshot_id: str) -> Any:
 _original_put = EBSResponse.put_snapshot_block
 
 
+def _throttle_burst() -> bool:
+    """Count this request in flight; True when it is one too many (EBS direct throttles bursts:
+    https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-performance.html)."""
+    limit = int(behaviour.get("max_puts_in_flight"))
+    with _in_flight_lock:
+        _in_flight[0] += 1
+        return bool(limit) and _in_flight[0] > limit
+
+
 def put_snapshot_block(self: EBSResponse) -> ActionResult:
-    snapshot = _check_pending(self.ebs_backend, self._get_param("SnapshotId"))
+    snapshot_id = self._get_param("SnapshotId")
+    try:
+        if _throttle_burst():
+            code = str(behaviour.get("throttle_code"))
+            raise fault("ebs", code, "The number of API requests has exceeded the maximum allowed API request"
+                                     " throttling limit for the snapshot.")
+        # A snapshot just started may not exist yet for the block store: AWS's coldsnap retries
+        # "snapshot does not exist" for about two minutes on the EBS team's advice
+        # (https://github.com/awslabs/coldsnap/issues/43, https://github.com/awslabs/coldsnap/pull/56).
+        if behaviour.age(snapshot_id) < float(behaviour.get("not_found_after_start")):
+            raise fault("ebs", "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.")
+        time.sleep(float(behaviour.get("put_seconds")))
+        return _put(self, snapshot_id)
+    finally:
+        with _in_flight_lock:
+            _in_flight[0] -= 1
+
+
+def _put(self: EBSResponse, snapshot_id: str) -> ActionResult:
+    snapshot = _check_pending(self.ebs_backend, snapshot_id)
     data = self._get_param("BlockData") or b""
     if isinstance(data, str):
         data = data.encode()
@@ -80,8 +136,16 @@ def complete_snapshot(self: EBSResponse) -> ActionResult:
         joined = b"".join(base64.b64decode(snapshot.blocks[i].checksum) for i in sorted(snapshot.blocks))
         if base64.b64encode(hashlib.sha256(joined).digest()).decode() != self._get_param("Checksum"):
             raise fault("ebs", "ValidationException", "aggregate checksum mismatch")
+    # CompleteSnapshot "starts an asynchronous workflow that seals the snapshot and moves it to the
+    # completed state" (https://docs.aws.amazon.com/ebs/latest/userguide/writesnapshots.html): with
+    # completing_seconds the EC2 snapshot stays pending (no more writes) until that workflow ends.
     snapshot.status = "completed"
-    self.ebs_backend.ec2_backend.snapshots[snapshot_id].status = "completed"
+    ec2 = self.ebs_backend.ec2_backend.snapshots[snapshot_id]
+    delay = float(behaviour.get("completing_seconds"))
+    if delay > 0:
+        ec2.lk_completed_at = behaviour.now() + delay
+        return ActionResult({"Status": "pending"})
+    ec2.status = "completed"
     return ActionResult({"Status": "completed"})
 
 

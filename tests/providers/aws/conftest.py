@@ -28,14 +28,26 @@ class Moto:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
 
-    def _post(self, path: str) -> Any:
-        request = urllib.request.Request(self.endpoint + path, data=b"", method="POST")
+    def _post(self, path: str, body: bytes = b"") -> Any:
+        request = urllib.request.Request(self.endpoint + path, data=body, method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"{}")
 
     def reset(self) -> None:
+        """Empty moto, and every AWS behaviour switched off (tests/servers/moto_ext_behaviour.py)."""
         self._post("/moto-api/reset")
+        self._post("/_lkcloud/reset")
+
+    def reset_counts(self) -> None:
         self._post("/_lkcloud/reset-counts")
+
+    def behave(self, **switches: Any) -> None:
+        """Switch on AWS behaviours the server models (see tests/servers/moto_ext_behaviour.py)."""
+        self._post("/_lkcloud/behave", json.dumps(switches).encode())
+
+    def actions(self) -> dict[str, int]:
+        """Requests the server received per API action since the last reset."""
+        return dict(self.counts()["actions"])
 
     def counts(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.endpoint + "/_lkcloud/counts", timeout=10) as response:

@@ -13,6 +13,7 @@ import pytest
 from lkcloud.cli import context
 from lkcloud.cli.main import main
 from lkcloud.provider import records
+from lkcloud_aws.blocks import scan
 from tests.providers.aws.conftest import SMALL, Moto, random_image
 
 pytestmark = pytest.mark.emulator
@@ -96,3 +97,35 @@ def test_option_table_imports_no_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": f"{root}:{root / 'providers'}"}).stdout
     assert out.strip() == "False"
+
+
+def test_canary_refresh_with_a_checkpoint_delay_finishes_on_its_own(aws_env: Moto, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The done-when of issue 15: `fleet refresh aws NAME --image ... --canary 50 --pause 5` waits
+    out the 5 s checkpoint (and the warmups, scaled down by the server) and exits 0."""
+    aws_env.behave(checkpoints=True, warmup_scale=0.01)
+    old = random_image(tmp_path / "old" / "site.raw", size=SMALL, blocks=1, seed=51, mbr=True)
+    new = random_image(tmp_path / "new" / "site.raw", size=SMALL, blocks=1, seed=52, mbr=True)
+    first = lkcloud_json(capsys, "push", "aws", str(old), "--arch", "amd64")["id"]
+    lkcloud_json(capsys, "fleet", "create", "aws", "site", "--image", first, "--size", "2", "--arch", "amd64")
+    second = lkcloud_json(capsys, "push", "aws", str(new), "--arch", "amd64")["id"]
+    capsys.readouterr()
+    assert main(["fleet", "refresh", "aws", "site", "--image", second, "--canary", "50", "--pause", "5"]) == 0
+    assert "refreshed" in capsys.readouterr().out
+    status = lkcloud_json(capsys, "fleet", "status", "aws", "site")
+    assert {i["image"] for i in status["instances"]} == {second}
+
+
+def test_what_a_push_costs_in_api_calls(aws_env: Moto, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's table: a direct push is one PutSnapshotBlock per non-zero 512 KiB block and a
+    handful of calls around them; pushing the same image again uploads nothing."""
+    disk = random_image(tmp_path / "myos.raw", size=SMALL, blocks=3, mbr=True)
+    blocks = sum(1 for _ in scan(disk))
+    lkcloud_json(capsys, "push", "aws", str(disk), "--arch", "amd64")
+    first = aws_env.actions()
+    assert first.pop("PutSnapshotBlock") == blocks
+    assert first == {"DescribeImages": 3, "DescribeSnapshots": 2, "StartSnapshot": 1, "CompleteSnapshot": 1,
+                     "RegisterImage": 1}
+    aws_env.reset_counts()
+    lkcloud_json(capsys, "push", "aws", str(disk), "--arch", "amd64")
+    assert aws_env.actions() == {"DescribeImages": 1}

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from lkcloud.artifact import file_digest
+from lkcloud.artifact import file_digest, from_file
 from lkcloud.errors import ProviderError, UsageError
 from lkcloud_aws import ebs_upload
 from lkcloud_aws.blocks import BLOCK_SIZE, Journal, scan
 from lkcloud_aws.session import Aws, Tuning
-from tests.providers.aws.conftest import REGION, SMALL, Moto, random_image
+from tests.providers.aws.conftest import REGION, SMALL, Moto, provider, random_image
 from tests.servers.faultproxy import FaultProxy, Faults
 
 pytestmark = pytest.mark.emulator
@@ -182,3 +182,105 @@ def test_checksums_are_the_blocks_sha256(aws: Aws, aws_env: Moto, tmp_path: Path
     for block in scan(image):
         got = ebs.get_snapshot_block(SnapshotId=result.snapshot_id, BlockIndex=block.index, BlockToken="x")
         assert got["Checksum"] == base64.b64encode(block.digest).decode()
+
+
+# -- AWS as it really behaves (tests/servers/moto_ext_behaviour.py switches each behaviour on) -------
+
+def settings_aws(monkeypatch: pytest.MonkeyPatch, **env: str) -> Aws:
+    """Clients built the way the CLI builds them, from LKCLOUD_AWS_* (``env``)."""
+    for name, value in env.items():
+        monkeypatch.setenv(f"LKCLOUD_AWS_{name.upper()}", value)
+    return provider().aws
+
+
+def test_blocks_wait_out_the_not_found_window_after_start(aws_env: Moto, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """ResourceNotFoundException right after StartSnapshot has its own, longer budget than a
+    call's retries (coldsnap waits about two minutes)."""
+    aws_env.behave(not_found_after_start=2.0)
+    aws = settings_aws(monkeypatch, retry_seconds="0.5", concurrency="4")
+    image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=4, seed=21)
+    result = upload(aws, image, tmp_path / "journal")
+    assert_same_content(aws, result.snapshot_id, image)
+
+
+@pytest.mark.parametrize("code", ["RequestThrottledException", "ConcurrentLimitExceededException"])
+def test_throttled_bursts_lower_the_blocks_in_flight(aws_env: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     code: str) -> None:
+    aws_env.behave(max_puts_in_flight=2, put_seconds=0.05, throttle_code=code)
+    aws = settings_aws(monkeypatch, concurrency="8", client_shards="2")
+    image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=30, seed=22)
+    result = upload(aws, image, tmp_path / "journal")
+    assert_same_content(aws, result.snapshot_id, image)
+    assert result.lowest_in_flight <= 4, "throttling lowered the requests in flight"
+
+
+def test_a_new_push_under_other_tags_after_the_snapshot_was_deleted(aws_env: Moto, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """StartSnapshot's ClientToken covers every parameter: other tags mean another token, not
+    a ConflictException."""
+    aws = settings_aws(monkeypatch)
+    image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=2, seed=23)
+    first = upload(aws, image, tmp_path / "journal")
+    aws.client("ec2").delete_snapshot(SnapshotId=first.snapshot_id)
+    again = ebs_upload.upload(aws, image, digest_of(image), name="disk", journal_dir=tmp_path / "journal",
+                              extra_tags={"team": "os"})
+    assert again.snapshot_id != first.snapshot_id
+    assert_same_content(aws, again.snapshot_id, image)
+
+
+def test_a_replayed_start_of_a_deleted_snapshot_starts_afresh(aws_env: Moto, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same request an hour later replays the first answer, naming a snapshot since deleted."""
+    aws = settings_aws(monkeypatch, retry_seconds="1", not_found_seconds="1")
+    image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=2, seed=24)
+    first = upload(aws, image, tmp_path / "journal")
+    aws.client("ec2").delete_snapshot(SnapshotId=first.snapshot_id)
+    aws_env.behave(clock_offset=3600)
+    again = upload(aws, image, tmp_path / "journal")
+    assert again.snapshot_id != first.snapshot_id
+    assert_same_content(aws, again.snapshot_id, image)
+
+
+def test_a_lost_complete_answer_while_the_snapshot_is_still_pending(aws_env: Moto, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an accepted CompleteSnapshot the snapshot stays pending while EBS seals it; the retry
+    of a CompleteSnapshot whose answer was lost is refused, and that is not a failure."""
+    aws_env.behave(completing_seconds=1.5)
+    image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=3, seed=25)
+    faults = Faults(rate=1.0, kinds=("reset-after",), match=r"^POST /snapshots/completion/", limit=1)
+    with FaultProxy(aws_env.endpoint, faults) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        result = upload(settings_aws(monkeypatch), image, tmp_path / "journal")
+        assert proxy.stats["reset-after"] == 1
+    assert_same_content(direct_client(aws_env, monkeypatch), result.snapshot_id, image)
+
+
+def test_a_long_upload_fails_only_for_lack_of_progress(aws_env: Moto, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upload's deadline is time without a confirmed block, not time since the start."""
+    aws_env.behave(put_seconds=0.2)
+    image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=40, seed=26)
+    faults = Faults(rate=0.2, kinds=("503",), match=r"^PUT /snapshots/", seed=4)
+    with FaultProxy(aws_env.endpoint, faults) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        aws = settings_aws(monkeypatch, inactivity_seconds="3", concurrency="2", client_shards="1")
+        result = upload(aws, image, tmp_path / "journal")
+        assert proxy.stats["503"] > 0
+    assert result.sent == result.blocks
+
+
+@pytest.mark.slow
+def test_push_through_faults_and_a_30_second_not_found_window(aws_env: Moto, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The done-when of issue 15: 30 s of ResourceNotFoundException after StartSnapshot, 10%
+    throttling and 5% connection resets on every request; the snapshot reads back equal."""
+    aws_env.behave(not_found_after_start=30.0)
+    image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=12, seed=27, mbr=True)
+    faults = Faults(rate=0.15, kinds=("throttle", "throttle", "reset"), seed=15)
+    with FaultProxy(aws_env.endpoint, faults) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        result = provider().push(from_file(image))
+        assert proxy.stats["throttle"] and proxy.stats["reset"]
+    snapshot_id = result.details["snapshot_id"]
+    assert_same_content(direct_client(aws_env, monkeypatch), snapshot_id, image)

@@ -13,6 +13,7 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
+from lkcloud.platform import Arch
 from lkcloud.provider.prune import plan_prune
 from lkcloud.provider.types import FleetSpec, RunRequest, UpdatePolicy
 from lkcloud_aws.session import Aws
@@ -44,7 +45,8 @@ def test_fleet_lifecycle_and_refresh(aws: Aws, amis: tuple[str, str]) -> None:
     assert base64.b64decode(v1["LaunchTemplateData"]["UserData"]) == b'{"app":{"content":"1"}}'
 
     result = fleets.fleet_refresh("web", new, b'{"app":{"content":"2"}}', UpdatePolicy(min_healthy_percent=50,
-                                                                                         canary_percent=25))
+                                                                                         canary_percent=25,
+                                                                                         pause_seconds=0))
     assert result.succeeded and result.old_image == old and result.new_image == new
     assert result.status is not None and {i.image for i in result.status.instances} == {new}
     assert {i.version for i in result.status.instances} == {"2"}
@@ -117,3 +119,95 @@ def test_example_script_refreshes_a_fleet(aws: Aws, amis: tuple[str, str], tmp_p
     assert "Successful" in done.stdout
     status = provider().fleet_status("site")
     assert old not in {i.image for i in status.instances} and status.image != old
+
+
+# -- AWS as it really behaves (tests/servers/moto_ext_behaviour.py switches each behaviour on) -------
+
+def refresh_preferences(aws: Aws, name: str) -> dict[str, object]:
+    found = aws.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=name)["InstanceRefreshes"]
+    return dict(found[0]["Preferences"])
+
+
+def test_canary_refresh_waits_out_its_checkpoint(aws: Aws, aws_env: Moto, amis: tuple[str, str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refresh pauses InstanceWarmup after each batch and CheckpointDelay at the canary; our
+    deadline counts them (a generic wait of 0.5 s would give up during the pause)."""
+    old, new = amis
+    aws_env.behave(checkpoints=True, warmup_scale=0.01)
+    monkeypatch.setenv("LKCLOUD_AWS_WAIT_SECONDS", "0.5")
+    provider().fleet_create(FleetSpec("canary", old, 4))
+    policy = UpdatePolicy(min_healthy_percent=50, warmup_seconds=60, canary_percent=50, pause_seconds=2)
+    result = provider().fleet_refresh("canary", new, None, policy)
+    assert result.succeeded, result.message
+    prefs = refresh_preferences(aws, "canary")
+    assert prefs["CheckpointPercentages"] == [50, 100] and prefs["CheckpointDelay"] == 2
+
+
+def test_canary_with_no_pause_does_not_pause_an_hour(aws: Aws, aws_env: Moto, amis: tuple[str, str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = amis
+    aws_env.behave(checkpoints=True)
+    monkeypatch.setenv("LKCLOUD_AWS_REFRESH_MARGIN_SECONDS", "3")
+    provider().fleet_create(FleetSpec("nopause", old, 2))
+    result = provider().fleet_refresh("nopause", new, None, UpdatePolicy(min_healthy_percent=50, canary_percent=50,
+                                                                         pause_seconds=0, warmup_seconds=0))
+    assert result.succeeded, result.message
+    assert refresh_preferences(aws, "nopause")["CheckpointDelay"] == 0
+
+
+def test_a_fleet_or_refresh_not_yet_listed_is_waited_for(aws: Aws, aws_env: Moto, amis: tuple[str, str]) -> None:
+    """Right after CreateAutoScalingGroup or StartInstanceRefresh, the Describe calls may list nothing."""
+    old, new = amis
+    aws_env.behave(describe_lag=1.0)
+    assert provider().fleet_create(FleetSpec("lagging", old, 2)).size == 2
+    result = provider().fleet_refresh("lagging", new, None, UpdatePolicy(min_healthy_percent=50))
+    assert result.succeeded
+
+
+def test_prune_deletes_the_snapshot_even_while_aws_says_in_use(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
+    """DeleteSnapshot answers InvalidSnapshot.InUse for a while after DeregisterImage; the snapshot
+    must not be left behind (and billed) for it. A snapshot another AMI maps is kept."""
+    aws_env.behave(in_use_after_deregister=30.0)
+    disk = from_file(random_image(tmp_path / "os.raw", size=SMALL, blocks=1, seed=41))
+    one = provider().push(dataclasses.replace(disk, image_name="os-one"))
+    two = provider().push(dataclasses.replace(disk, image_name="os-two"))  # same content: same snapshot
+    records = {r.id: r for r in provider().images_list()}
+    provider().image_delete(records[one.id])
+    assert one.details["snapshot_id"] in {s["SnapshotId"] for s in all_snapshots(aws)}, "os-two still uses it"
+    provider().image_delete(records[two.id])
+    assert all_snapshots(aws) == []
+
+
+def all_snapshots(aws: Aws) -> list[dict[str, object]]:
+    return list(aws.client("ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"])
+
+
+def test_fleets_avoid_local_zones(aws: Aws, aws_env: Moto, amis: tuple[str, str]) -> None:
+    """Local and Wavelength Zones have no default subnet: a fleet without --subnet uses only
+    availability zones."""
+    aws_env.behave(local_zones=True)
+    provider().fleet_create(FleetSpec("zones", amis[0], 1))
+    group = aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["zones"])
+    assert all(zone.count("-") == 2 for zone in group["AutoScalingGroups"][0]["AvailabilityZones"])
+
+
+def test_delete_then_create_again_under_the_same_name(aws: Aws, aws_env: Moto, amis: tuple[str, str]) -> None:
+    """fleet delete returns once the group is gone, and a new launch template is not a replay of
+    the deleted one."""
+    aws_env.behave(delete_seconds=1.0, launch_template_tokens=True)
+    provider().fleet_create(FleetSpec("again", amis[0], 1))
+    provider().fleet_delete("again")
+    assert not aws.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=["again"])[
+        "AutoScalingGroups"]
+    status = provider().fleet_create(FleetSpec("again", amis[0], 1))
+    assert status.size == 1 and status.image == amis[0]
+
+
+def test_the_instance_type_follows_the_architecture(aws: Aws, amis: tuple[str, str]) -> None:
+    started = provider().run(RunRequest(image=amis[0], arch=Arch.ARM64))
+    raw = aws.client("ec2").describe_instances(InstanceIds=[started.instances[0].id])["Reservations"][0]
+    assert raw["Instances"][0]["InstanceType"] == "t4g.micro"
+    provider().fleet_create(FleetSpec("graviton", amis[0], 1, arch=Arch.ARM64))
+    (version,) = aws.client("ec2").describe_launch_template_versions(
+        LaunchTemplateName="lkcloud-graviton")["LaunchTemplateVersions"]
+    assert version["LaunchTemplateData"]["InstanceType"] == "t4g.micro"

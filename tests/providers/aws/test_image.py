@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,63 @@ def test_no_credentials_is_a_clear_error(aws_env: Moto, artifact: Artifact, monk
     with pytest.raises(CredentialsError, match="no AWS credentials found") as caught:
         provider()
     assert caught.value.hint and "AWS_PROFILE" in caught.value.hint
+
+
+# -- AWS as it really behaves (tests/servers/moto_ext_behaviour.py switches each behaviour on) -------
+
+def ami(aws: Aws, image_id: str, region: str = REGION) -> dict[str, Any]:
+    (found,) = aws.client("ec2", region).describe_images(ImageIds=[image_id])["Images"]
+    return dict(found)
+
+
+def test_new_amis_and_copies_not_yet_visible_are_waited_for(aws: Aws, aws_env: Moto, artifact: Artifact,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after RegisterImage and CopyImage, DescribeImages and CreateTags may not find the AMI."""
+    aws_env.behave(describe_lag=1.5)
+    monkeypatch.setenv("LKCLOUD_AWS_RETRY_SECONDS", "0.3")
+    result = provider(copy_to=("eu-west-1",)).push(artifact)
+    time.sleep(1.5)  # the lag itself, so that the test can look
+    for region, image_id in result.locations:
+        assert ami(aws, image_id, region)["State"] == "available"
+
+
+def test_a_pending_ami_left_by_a_killed_push_is_waited_for(aws: Aws, aws_env: Moto, artifact: Artifact,
+                                                           tmp_path: Path) -> None:
+    aws_env.behave(ami_pending_seconds=1.5)
+    made = provider()
+    spec = made.image_spec(artifact)
+    uploaded = ebs_upload.upload(aws, artifact.path, artifact.digest, name="myos", journal_dir=tmp_path / "j")
+    killed = image._register_call(aws, uploaded.snapshot_id, spec)  # the push died right after RegisterImage
+    assert ami(aws, killed)["State"] == "pending"
+    result = made.push(artifact)
+    assert result.id == killed and result.reused
+    assert ami(aws, killed)["State"] == "available", "the push returned only once the AMI was available"
+
+
+def test_a_failed_ami_is_registered_again(aws: Aws, aws_env: Moto, artifact: Artifact) -> None:
+    first = provider().push(artifact)
+    aws.client("ec2").create_tags(Resources=[first.id], Tags=[{"Key": "lkcloud-test:state", "Value": "failed"}])
+    again = provider().push(artifact)
+    assert again.id != first.id and ami(aws, again.id)["State"] == "available"
+    assert not aws.client("ec2").describe_images(Filters=[{"Name": "image-id", "Values": [first.id]}])["Images"]
+    assert len(snapshots(aws)) == 1, "the snapshot is reused"
+
+
+def test_copies_are_tagged_by_copyimage_itself(aws: Aws, aws_env: Moto, artifact: Artifact) -> None:
+    """A copy is never left untagged: no separate CreateTags call can fail after CopyImage."""
+    aws_env.behave(fail={"CreateTags": {"code": "UnauthorizedOperation", "count": 1}})
+    result = provider(copy_to=("eu-west-1",)).push(artifact)
+    copy = dict(result.locations)["eu-west-1"]
+    assert {"Key": "lkcloud:digest", "Value": artifact.digest} in ami(aws, copy, "eu-west-1")["Tags"]
+    again = provider(copy_to=("eu-west-1",)).push(artifact)
+    assert dict(again.locations)["eu-west-1"] == copy
+
+
+def test_the_ssm_parameter_is_checked_after_asynchronous_validation(aws: Aws, aws_env: Moto,
+                                                                    artifact: Artifact) -> None:
+    """SSM validates aws:ec2:image values after PutParameter has answered: the push reads the
+    parameter back before it reports success."""
+    aws_env.behave(ssm_validation_seconds=1.0)
+    result = provider(ssm_parameter="/lkcloud/myos/latest").push(artifact)
+    parameter = aws.client("ssm").get_parameter(Name="/lkcloud/myos/latest")["Parameter"]
+    assert parameter["Value"] == result.id

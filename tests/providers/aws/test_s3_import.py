@@ -10,7 +10,7 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
-from lkcloud_aws import s3_import
+from lkcloud_aws import s3_upload
 from lkcloud_aws.choices import Method
 from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws
@@ -65,7 +65,77 @@ def test_interrupted_multipart_upload_reuses_stored_parts(aws: Aws, tmp_path: Pa
     for number in (1, 3):  # an earlier run stored parts 1 and 3
         s3.upload_part(Bucket="images", Key=key, UploadId=upload_id, PartNumber=number,
                        Body=data[(number - 1) * PART:number * PART])
-    sent, reused, nbytes = s3_import.upload_object(aws, disk, "images", key, digest=digest, part_size=PART)
-    assert (sent, reused) == (2, 2) and nbytes == PART + (len(data) - 3 * PART)
+    done = s3_upload.upload_object(aws, disk, "images", key, digest=digest, part_size=PART)
+    assert (done.parts_sent, done.parts_reused) == (2, 2) and done.bytes_sent == PART + (len(data) - 3 * PART)
     stored = s3.get_object(Bucket="images", Key=key)["Body"].read()
     assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
+
+
+def kms_bucket(aws: Aws) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="images")
+    s3.put_bucket_encryption(Bucket="images", ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/aws/s3"}}]})
+
+
+def test_kms_bucket_completes_with_the_etags_s3_returned(aws: Aws, tmp_path: Path) -> None:
+    """With default SSE-KMS encryption ETags are not MD5s: completion uses the ETags S3 gave."""
+    kms_bucket(aws)
+    disk = random_image(tmp_path / "disk.raw", size=12 * MIB + 5, blocks=4, seed=31)
+    result = importer(create_role=True).push(from_file(disk))
+    assert_same_content(aws, result.details["snapshot_id"], disk)
+
+
+def test_kms_bucket_resume_reads_every_page_of_stored_parts(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
+    """An interrupted upload to an SSE-KMS bucket resumes: stored parts (listed over several
+    ListParts pages) are not sent again, and completion names their ETags."""
+    kms_bucket(aws)
+    aws_env.behave(max_parts_per_page=1)
+    s3 = aws.client("s3")
+    disk = random_image(tmp_path / "disk.raw", size=22 * MIB, blocks=8, seed=32)
+    key = "lkcloud/disk.raw"
+    upload_id = s3.create_multipart_upload(Bucket="images", Key=key)["UploadId"]
+    data = disk.read_bytes()
+    for number in (1, 3, 4):  # an earlier run stored parts 1, 3 and 4
+        s3.upload_part(Bucket="images", Key=key, UploadId=upload_id, PartNumber=number,
+                       Body=data[(number - 1) * PART:number * PART])
+    done = s3_upload.upload_object(aws, disk, "images", key, digest="sha256:" + "ef" * 32, part_size=PART)
+    assert (done.parts_sent, done.parts_reused) == (2, 3)
+    stored = s3.get_object(Bucket="images", Key=key)["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
+
+
+def test_import_replay_naming_a_deleted_snapshot_imports_again(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
+    """ImportSnapshot's token replays the first task, whose snapshot prune has since deleted."""
+    aws.client("s3").create_bucket(Bucket="images")
+    disk = from_file(random_image(tmp_path / "disk.raw", size=9 * MIB, blocks=3, seed=33))
+    first = importer(create_role=True).push(disk)
+    ec2 = aws.client("ec2")
+    ec2.deregister_image(ImageId=first.id)
+    ec2.delete_snapshot(SnapshotId=first.details["snapshot_id"])
+    again = importer().push(disk)
+    assert again.details["snapshot_id"] != first.details["snapshot_id"]
+    assert_same_content(aws, again.details["snapshot_id"], disk.path)
+
+
+def test_a_role_just_created_is_waited_for(aws: Aws, aws_env: Moto, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after --create-role, ImportSnapshot says the role does not exist (IAM propagation)."""
+    aws_env.behave(iam_propagation=2.0)
+    monkeypatch.setenv("LKCLOUD_AWS_RETRY_SECONDS", "0.5")
+    aws.client("s3").create_bucket(Bucket="images")
+    disk = random_image(tmp_path / "disk.raw", size=8 * MIB, blocks=2, seed=34)
+    result = importer(create_role=True).push(from_file(disk))
+    assert_same_content(aws, result.details["snapshot_id"], disk)
+
+
+def test_an_import_task_not_yet_listed_is_waited_for(aws: Aws, aws_env: Moto, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after ImportSnapshot, DescribeImportSnapshotTasks may list nothing, and the imported
+    snapshot may not be found yet."""
+    aws_env.behave(describe_lag=1.0)
+    monkeypatch.setenv("LKCLOUD_AWS_RETRY_SECONDS", "0.5")
+    aws.client("s3").create_bucket(Bucket="images")
+    disk = random_image(tmp_path / "disk.raw", size=8 * MIB, blocks=2, seed=35)
+    result = importer(create_role=True).push(from_file(disk))
+    assert_same_content(aws, result.details["snapshot_id"], disk)
