@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lkcloud.errors import UsageError
-from lkcloud.fleet.defaults import defaults
+from lkcloud.fleet import defaults as fleet_defaults
 from lkcloud.metadata import check_size
 from lkcloud.platform import Arch
 from lkcloud.provider.types import Health, Instance
@@ -21,10 +20,7 @@ _HEALTH = {"running": Health.HEALTHY, "pending": Health.STARTING}
 
 def instance_type(placement: Placement, requested: str | None, arch: Arch) -> str:
     """--instance-type, else aws.instance-type, else templates/fleets.yml's type for ``arch``."""
-    chosen = requested or placement.instance_type or defaults("aws").instance_type(arch)
-    if not chosen:
-        raise UsageError(f"no AWS instance type for {arch}", hint="pass --instance-type or set aws.instance-type")
-    return chosen
+    return fleet_defaults.instance_type("aws", arch, requested, placement.instance_type)
 
 
 def to_instance(raw: Mapping[str, Any], version: str | None = None) -> Instance:

@@ -7,17 +7,7 @@ from typing import Any, ClassVar
 
 from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.provider.types import (
-    Artifact,
-    FleetSpec,
-    FleetStatus,
-    ImageRecord,
-    PushResult,
-    RefreshResult,
-    RunRequest,
-    RunResult,
-    UpdatePolicy,
-)
+from lkcloud.provider import types as pt
 from lkcloud.settings import Settings
 from lkcloud_aws import config, ebs_upload, fleet, image, images, instances, s3_import
 from lkcloud_aws.choices import ARCHES, BOOT_MODES, Method
@@ -51,7 +41,7 @@ class AwsProvider:
         return provider
 
     # -- push -----------------------------------------------------------------------------
-    def image_spec(self, artifact: Artifact) -> ImageSpec:
+    def image_spec(self, artifact: pt.Artifact) -> ImageSpec:
         size = artifact.size or artifact.path.stat().st_size
         digest_hex = artifact.digest.removeprefix("sha256:")
         return ImageSpec(name=artifact.image_name or f"{artifact.name}-{digest_hex[:12]}", digest=artifact.digest,
@@ -59,7 +49,7 @@ class AwsProvider:
                          volume_size=ebs_upload.volume_size(size), tpm=self.options.push.tpm,
                          extra_tags=dict(self.options.push.tags))
 
-    def _snapshot(self, artifact: Artifact, spec: ImageSpec, reporter: Reporter) -> tuple[str, bool, dict[str, Any]]:
+    def _snapshot(self, artifact: pt.Artifact, spec: ImageSpec, reporter: Reporter) -> tuple[str, bool, dict[str, Any]]:
         push = self.options.push
         if push.method is Method.IMPORT:
             imported = s3_import.import_snapshot(self.aws, artifact.path, artifact.digest, name=spec.family,
@@ -72,7 +62,7 @@ class AwsProvider:
                                      extra_tags=dict(push.tags), reporter=reporter)
         return uploaded.snapshot_id, not uploaded.reused, dataclasses.asdict(uploaded)
 
-    def push(self, artifact: Artifact, reporter: Reporter = NULL) -> PushResult:
+    def push(self, artifact: pt.Artifact, reporter: Reporter = NULL) -> pt.PushResult:
         """Upload ``artifact`` and register it as an AMI (reusing identical ones), then copy,
         share and publish it as the options say."""
         spec = self.image_spec(artifact)
@@ -91,7 +81,7 @@ class AwsProvider:
         details["snapshot_id"] = primary.snapshot_id
         details["images"] = [dataclasses.asdict(found) for found in everywhere]
         sent = int(details.get("upload", {}).get("bytes_sent", 0))
-        return PushResult("aws", primary.image_id, spec.name, family=spec.family, digest=artifact.digest,
+        return pt.PushResult("aws", primary.image_id, spec.name, family=spec.family, digest=artifact.digest,
                           arch=str(artifact.arch), locations=tuple((f.region, f.image_id) for f in everywhere),
                           reused=primary.reused, bytes_sent=sent,
                           bytes_skipped=0 if primary.reused else max(0, artifact.size - sent),
@@ -114,7 +104,7 @@ class AwsProvider:
             raise UsageError(f"no AMI named {ref!r} in {self.aws.region}", hint="push it first: lkcloud push aws FILE")
         return str(found["ImageId"])
 
-    def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
+    def run(self, request: pt.RunRequest, reporter: Reporter = NULL) -> pt.RunResult:
         placement = self.options.placement
         kind = instances.instance_type(placement, request.instance_type, request.arch)
         self._contact(reporter)
@@ -127,24 +117,24 @@ class AwsProvider:
             first = started[0].id
             console = self.aws.wait(f"console output of {first}", lambda: instances.console_output(self.aws, first),
                                     bool)
-        return RunResult("aws", tuple(started), console)
+        return pt.RunResult("aws", tuple(started), console)
 
     # -- fleets ---------------------------------------------------------------------------
-    def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
+    def fleet_create(self, spec: pt.FleetSpec, reporter: Reporter = NULL) -> pt.FleetStatus:
         placement = self.options.placement
         kind = instances.instance_type(placement, spec.instance_type, spec.arch)
         self._contact(reporter)
         return fleet.create(self.aws, spec.name, self.resolve_image(spec.image), spec.size, placement=placement,
                             kind=kind, user_data=spec.user_data, reporter=reporter)
 
-    def fleet_status(self, name: str) -> FleetStatus:
+    def fleet_status(self, name: str) -> pt.FleetStatus:
         return fleet.status(self.aws, name)
 
-    def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> FleetStatus:
+    def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> pt.FleetStatus:
         return fleet.scale(self.aws, name, size)
 
-    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: UpdatePolicy,
-                      reporter: Reporter = NULL) -> RefreshResult:
+    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: pt.UpdatePolicy,
+                      reporter: Reporter = NULL) -> pt.RefreshResult:
         self._contact(reporter)
         resolved = self.resolve_image(image) if image else None
         return fleet.refresh(self.aws, name, resolved, user_data=user_data, policy=policy, reporter=reporter)
@@ -154,8 +144,8 @@ class AwsProvider:
         fleet.delete(self.aws, name, reporter)
 
     # -- images ---------------------------------------------------------------------------
-    def images_list(self) -> list[ImageRecord]:
+    def images_list(self) -> list[pt.ImageRecord]:
         return images.list_images(self.aws)
 
-    def image_delete(self, record: ImageRecord, reporter: Reporter = NULL) -> None:
+    def image_delete(self, record: pt.ImageRecord, reporter: Reporter = NULL) -> None:
         images.delete(self.aws, record, reporter)

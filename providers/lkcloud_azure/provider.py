@@ -8,21 +8,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lkcloud.errors import UsageError
-from lkcloud.fleet.defaults import defaults
+from lkcloud.fleet import defaults as fleet_defaults
 from lkcloud.platform import Arch
 from lkcloud.progress import NULL, Reporter
-from lkcloud.provider.types import (
-    Artifact,
-    FleetSpec,
-    FleetStatus,
-    HealthCheck,
-    ImageRecord,
-    PushResult,
-    RefreshResult,
-    RunRequest,
-    RunResult,
-    UpdatePolicy,
-)
+from lkcloud.provider import types as pt
 from lkcloud.settings import Settings
 from lkcloud_azure import fleet, image, images, instances, push
 from lkcloud_azure.clients import Api, Flags, connect
@@ -94,27 +83,24 @@ class AzureProvider:
         return cls(connect(given, settings, os.environ), push_options, run_options)
 
     # -- images ---------------------------------------------------------------------------
-    def push(self, artifact: Artifact, reporter: Reporter = NULL) -> PushResult:
+    def push(self, artifact: pt.Artifact, reporter: Reporter = NULL) -> pt.PushResult:
         return push.push(self.api, artifact, self.push_options, reporter)
 
     def resolve_image(self, ref: str) -> str:
         return image.resolve(self.api, ref)
 
-    def images_list(self) -> list[ImageRecord]:
+    def images_list(self) -> list[pt.ImageRecord]:
         return images.list_images(self.api)
 
-    def image_delete(self, record: ImageRecord, reporter: Reporter = NULL) -> None:
+    def image_delete(self, record: pt.ImageRecord, reporter: Reporter = NULL) -> None:
         images.delete(self.api, record, reporter)
 
     # -- instances ------------------------------------------------------------------------
     def vm_size(self, given: str | None, arch: Arch) -> str:
-        """--instance-type, else the azure.vm-size setting, else templates/fleets.yml for ``arch``."""
-        chosen = given or self.api.config.vm_size or defaults(self.name).instance_type(arch)
-        if not chosen:
-            raise UsageError(f"no VM size for {arch}", hint="pass --instance-type (--vm-size)")
-        return chosen
+        """--instance-type (--vm-size), else azure.vm-size, else templates/fleets.yml for ``arch``."""
+        return fleet_defaults.instance_type(self.name, arch, given, self.api.config.vm_size, flag="--vm-size")
 
-    def ports(self, health: HealthCheck) -> tuple[int, ...]:
+    def ports(self, health: pt.HealthCheck) -> tuple[int, ...]:
         """--allow-port, else the service port (the health check's) and nothing else."""
         return self.run_options.allow_ports or (health.port,)
 
@@ -124,28 +110,28 @@ class AzureProvider:
                               ssh_key=self.run_options.ssh_key, public_ip=self.run_options.public_ip, console=console,
                               ports=ports)
 
-    def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
+    def run(self, request: pt.RunRequest, reporter: Reporter = NULL) -> pt.RunResult:
         machine = self._machine(request.image, request.user_data, self.vm_size(request.instance_type, request.arch),
-                                self.ports(defaults(self.name).health), request.console)
+                                self.ports(fleet_defaults.defaults(self.name).health), request.console)
         return instances.run(self.api, request, machine, instances.base_name(machine.image_id),
                              console_timeout=self.api.config.timing.console_seconds, reporter=reporter)
 
     # -- fleets ---------------------------------------------------------------------------
-    def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
+    def fleet_create(self, spec: pt.FleetSpec, reporter: Reporter = NULL) -> pt.FleetStatus:
         rolling = fleet.Rolling.of(spec.policy)  # checked before anything is made
         ports = self.ports(spec.health)
         machine = self._machine(spec.image, spec.user_data, self.vm_size(spec.instance_type, spec.arch), ports)
         return fleet.create(self.api, spec.name, spec.size, machine, rolling=rolling, health=spec.health, ports=ports,
                             reporter=reporter)
 
-    def fleet_status(self, name: str) -> FleetStatus:
+    def fleet_status(self, name: str) -> pt.FleetStatus:
         return fleet.status(self.api, name)
 
-    def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> FleetStatus:
+    def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> pt.FleetStatus:
         return fleet.scale(self.api, name, size, reporter)
 
-    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: UpdatePolicy,
-                      reporter: Reporter = NULL) -> RefreshResult:
+    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: pt.UpdatePolicy,
+                      reporter: Reporter = NULL) -> pt.RefreshResult:
         rolling = fleet.Rolling.of(policy)
         image_id = self.resolve_image(image) if image else None
         return fleet.refresh(self.api, name, image_id, user_data, rolling=rolling, reporter=reporter)

@@ -5,20 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from lkcloud.errors import UsageError
-from lkcloud.fleet.defaults import defaults
+from lkcloud.fleet import defaults as fleet_defaults
 from lkcloud.platform import Arch
 from lkcloud.progress import NULL, Reporter
-from lkcloud.provider.types import (
-    Artifact,
-    FleetSpec,
-    FleetStatus,
-    ImageRecord,
-    PushResult,
-    RefreshResult,
-    RunRequest,
-    RunResult,
-    UpdatePolicy,
-)
+from lkcloud.provider import types as pt
 from lkcloud.settings import Settings
 from lkcloud_gcp import fleet, image, images, instances, push, rollout
 from lkcloud_gcp import settings as s
@@ -69,56 +59,50 @@ class GcpProvider:
         return cls(Api.of(config, clients), options, bool(flags.get("shielded")), console)
 
     # -- images ---------------------------------------------------------------------------
-    def push(self, artifact: Artifact, reporter: Reporter = NULL) -> PushResult:
+    def push(self, artifact: pt.Artifact, reporter: Reporter = NULL) -> pt.PushResult:
         return push.push(self.api, artifact, self.push_options, reporter)
 
     def resolve_image(self, ref: str) -> str:
         return str(image.resolve(self.api, ref).self_link)
 
-    def images_list(self) -> list[ImageRecord]:
+    def images_list(self) -> list[pt.ImageRecord]:
         return images.images_list(self.api)
 
-    def image_delete(self, record: ImageRecord, reporter: Reporter = NULL) -> None:
+    def image_delete(self, record: pt.ImageRecord, reporter: Reporter = NULL) -> None:
         images.image_delete(self.api, record, reporter)
 
     # -- instances ------------------------------------------------------------------------
-    def machine_type(self, given: str | None, arch: Arch) -> str:
-        """--instance-type, else gcp.machine-type, else the fleet defaults' type for ``arch``."""
-        chosen = given or self.api.config.machine_type or defaults(self.name).instance_type(arch)
-        if not chosen:
-            raise UsageError(f"no machine type for {arch}", hint="pass --instance-type (or --machine-type)")
-        return chosen
-
     def _machine(self, ref: str, user_data: bytes | None, machine_type: str | None, arch: Arch,
                  zonal: bool) -> MachineOptions:
         instances.user_data_text(user_data)  # refused before any API call
         found = image.resolve(self.api, ref)
         link = str(found.self_link)
         shielded, secure_boot = instances.shielded_config(self.api, link, self.shielded)
-        kind = self.machine_type(machine_type, image_arch(found, arch))
+        kind = fleet_defaults.instance_type(self.name, image_arch(found, arch), machine_type,
+                                            self.api.config.machine_type, flag="--machine-type")
         if zonal and "/" not in kind:
             kind = f"zones/{self.api.config.zone}/machineTypes/{kind}"
         return MachineOptions(image_link=link, machine_type=kind, user_data=user_data, network=self.api.config.network,
                               shielded=shielded, secure_boot=secure_boot)
 
-    def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
+    def run(self, request: pt.RunRequest, reporter: Reporter = NULL) -> pt.RunResult:
         machine = self._machine(request.image, request.user_data, request.instance_type, request.arch, zonal=True)
         return instances.run(self.api, request, machine, self.console, reporter)
 
     # -- fleets ---------------------------------------------------------------------------
-    def fleet_create(self, spec: FleetSpec, reporter: Reporter = NULL) -> FleetStatus:
+    def fleet_create(self, spec: pt.FleetSpec, reporter: Reporter = NULL) -> pt.FleetStatus:
         image.validate_name(spec.name, "fleet name")
         machine = self._machine(spec.image, spec.user_data, spec.instance_type, spec.arch, zonal=False)
         return fleet.create(self.api, spec.name, spec.size, machine, health=spec.health, reporter=reporter)
 
-    def fleet_status(self, name: str) -> FleetStatus:
+    def fleet_status(self, name: str) -> pt.FleetStatus:
         return fleet.status(self.api, name)
 
-    def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> FleetStatus:
+    def fleet_scale(self, name: str, size: int, reporter: Reporter = NULL) -> pt.FleetStatus:
         return fleet.scale(self.api, name, size, reporter)
 
-    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: UpdatePolicy,
-                      reporter: Reporter = NULL) -> RefreshResult:
+    def fleet_refresh(self, name: str, image: str | None, user_data: bytes | None, policy: pt.UpdatePolicy,
+                      reporter: Reporter = NULL) -> pt.RefreshResult:
         return rollout.refresh(self.api, name, rollout.Change(image=image, user_data=user_data), policy, reporter)
 
     def fleet_delete(self, name: str, reporter: Reporter = NULL) -> None:

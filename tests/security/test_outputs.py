@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lkcloud.debian import download
+from lkcloud.pkg.debian import download
 
 from lkcloud.cli.main import main
 from lkcloud.logs import redact

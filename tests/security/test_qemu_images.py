@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lkcloud_qemu.image import SourceKind, resolve
+from lkcloud_qemu.bootsource import SourceKind, resolve
 
 from lkcloud.errors import UsageError
 from lkcloud.process import run

@@ -76,7 +76,7 @@ def azure_env(azurite_url: str, arm: FakeArm, tls: TlsFiles, tmp_path: Path,
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     work = tmp_path / "work"
-    work.mkdir()
+    work.mkdir(exist_ok=True)
     monkeypatch.chdir(work)
     return env
 

@@ -71,7 +71,7 @@ def gcp_env(gcs_url: str, compute: FakeCompute, tmp_path: Path, monkeypatch: pyt
         "interval_seconds: 1, timeout_seconds: 1, grace_seconds: 0}"))
     monkeypatch.setenv("LKCLOUD_FLEET_DEFAULTS", str(defaults))
     work = tmp_path / "work"
-    work.mkdir()
+    work.mkdir(exist_ok=True)
     monkeypatch.chdir(work)
     return env
 
