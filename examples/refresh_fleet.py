@@ -18,10 +18,10 @@ from pathlib import Path
 
 from lkcloud.errors import LkcloudError
 from lkcloud.fleet.defaults import defaults
-from lkcloud.metadata import read_user_data
 from lkcloud.platform import host_arch, parse_arch
 from lkcloud.progress import Task
 from lkcloud.provider import registry, release
+from lkcloud.userdata.tree import read_user_data
 
 
 class PrintReporter:

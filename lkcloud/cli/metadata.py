@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from lkcloud import metadata
 from lkcloud.cli.context import STDIO, check_input, check_output, emit, say
 from lkcloud.errors import UsageError
 from lkcloud.fsutil import atomic_output
-from lkcloud.metadata_build import create as create_tree
+from lkcloud.userdata import tree as metadata
+from lkcloud.userdata.compose import create as create_tree
 
 metadata_app = typer.Typer(help="Compose and inspect LinuxKit user data (/run/config).", no_args_is_help=True)
 

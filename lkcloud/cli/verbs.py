@@ -13,7 +13,6 @@ import typer
 from lkcloud.cli.context import emit, reporter
 from lkcloud.errors import UsageError
 from lkcloud.fleet.defaults import defaults
-from lkcloud.metadata import read_user_data
 from lkcloud.platform import Arch, host_arch, parse_arch, parse_boot_mode
 from lkcloud.provider import release, render
 from lkcloud.provider.interface import Provider
@@ -22,6 +21,7 @@ from lkcloud.provider.push_all import push_all, text
 from lkcloud.provider.registry import CLOUDS, load
 from lkcloud.provider.types import FleetSpec, UpdatePolicy
 from lkcloud.settings import ARCH, Settings
+from lkcloud.userdata.tree import read_user_data
 
 
 def arch_of(flag: str | None, settings: Settings | None = None) -> Arch:

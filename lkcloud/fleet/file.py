@@ -30,12 +30,12 @@ from lkcloud.diskfile import YAML_SUFFIXES
 from lkcloud.errors import ConfigError
 from lkcloud.fleet.defaults import defaults, health, read_yaml, update
 from lkcloud.fleet.schema import ARCH, HEALTH, MAX_SIZE, UPDATE, Either, optional, whole
-from lkcloud.metadata import check_entries, check_size, encode, read_user_data
 from lkcloud.platform import Arch, parse_arch
 from lkcloud.provider.registry import PROVIDERS
 from lkcloud.provider.types import HealthCheck, UpdatePolicy
 from lkcloud.spec.document import Node
 from lkcloud.spec.schema import STRING, STRINGS, Enum, Issue, MapOf, Obj, Problems, Scalar
+from lkcloud.userdata.tree import check_entries, check_size, encode, read_user_data
 
 LINUXKIT_KEYS = frozenset({"kernel", "init", "onboot", "onshutdown", "services", "files", "volumes", "trust"})
 

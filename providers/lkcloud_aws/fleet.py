@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
-from lkcloud.metadata import check_size
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import FleetStatus, Health, Instance, RefreshResult, UpdatePolicy
+from lkcloud.userdata.tree import check_size
 from lkcloud_aws import tags
 from lkcloud_aws.config import Placement
 from lkcloud_aws.errors import AwsError

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from lkcloud.fleet import defaults as fleet_defaults
-from lkcloud.metadata import check_size
 from lkcloud.platform import Arch
 from lkcloud.provider.types import Health, Instance
+from lkcloud.userdata.tree import check_size
 from lkcloud_aws import tags
 from lkcloud_aws.config import Placement
 from lkcloud_aws.session import Aws

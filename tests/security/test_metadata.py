@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from lkcloud.errors import ConfigError
-from lkcloud.metadata import parse
-from lkcloud.metadata_build import create
 from lkcloud.process import run
+from lkcloud.userdata.compose import create
+from lkcloud.userdata.tree import parse
 from tests.conftest import ROOT
 
 LIB = ROOT / "pkg" / "metadata" / "rootfs" / "usr" / "lib" / "lkcloud-metadata"

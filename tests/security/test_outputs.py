@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lkcloud.pkg.debian import download
 
 from lkcloud.cli.main import main
 from lkcloud.logs import redact
+from lkcloud.pkg.debian import download
 from tests.conftest import ROOT
 from tests.security.hostile_registry import Hostile, hostile_registry
 from tests.servers.registry import make_image

@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lkcloud_qemu.bootsource import SourceKind, resolve
 
 from lkcloud.errors import UsageError
 from lkcloud.process import run
+from lkcloud_qemu.bootsource import SourceKind, resolve
 from lkcloud_qemu.machine import Disk
 from lkcloud_qemu.vm import ensure_disk
 

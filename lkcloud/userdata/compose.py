@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from lkcloud.errors import ConfigError, UsageError
-from lkcloud.metadata import Node, check_entries
+from lkcloud.userdata.tree import Node, check_entries
 
 
 def _insert(tree: dict[str, Any], path: str, leaf: dict[str, Any], origin: str) -> None:

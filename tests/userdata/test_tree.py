@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lkcloud import metadata
 from lkcloud.cli import context
 from lkcloud.cli.main import main
 from lkcloud.errors import ConfigError, UsageError
-from lkcloud.metadata_build import create
+from lkcloud.userdata import tree as metadata
+from lkcloud.userdata.compose import create
 
 GOOD = {
     "ssh": {"entries": {"authorized_keys": {"perm": "0600", "content": "ssh-ed25519 AAAA"}}},
