@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lkcloud import formats as format_table
 from lkcloud.errors import UsageError
+from lkcloud.formats.arches import check_formats
 from lkcloud.progress import NULL, Reporter
 
 
@@ -58,6 +59,7 @@ def build(options: BuildOptions, reporter: Reporter = NULL) -> BuildResult:
     if not options.files:
         raise UsageError("no configuration file given")
     wanted = [format_table.get(name) for name in dict.fromkeys(options.formats)]
+    check_formats(options.arch, wanted)
     check_compression(options.compression)
     name = options.name or default_name(options.files[0])
     config = load_files(list(options.files))

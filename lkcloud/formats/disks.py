@@ -104,7 +104,7 @@ def _dynamic_vhd(disk: raw.Disk, target: Path, inputs: BuildInputs) -> None:
 def iso_image(suffix: str) -> Writer:
     def write(inputs: BuildInputs, reporter: Reporter) -> list[Path]:
         target = _output(inputs, suffix, reporter)
-        bootloader.require(*iso.BOOT_FILES)
+        bootloader.require(*iso.boot_files(inputs.arch))
         ident = raw.content_id(inputs, "iso", 0)
         uki = raw.stage_uki(inputs)
         with atomic_path(target) as tmp:

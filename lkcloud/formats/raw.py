@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lkcloud.errors import BuildError, UsageError
-from lkcloud.formats import BuildInputs, bootloader, fat, fatwriter, gpt, mbr, syslinux, uki
+from lkcloud.formats import BuildInputs, arches, bootloader, fat, fatwriter, gpt, mbr, syslinux, uki
 from lkcloud.formats.ids import GIB, MIB, SECTOR, ContentId, align_up, file_digest
 
 DEFAULT_SIZE = GIB
@@ -32,13 +32,13 @@ class DiskKind(StrEnum):
     HYBRID = "hybrid"
 
 
+# The UKI stub (per architecture, lkcloud.formats.arches) is checked as the boot files are planned.
 _BOOT_FILES: dict[DiskKind, tuple[str, ...]] = {
-    DiskKind.EFI: ("uki-stub",),
+    DiskKind.EFI: (),
     DiskKind.BIOS: ("mbr.bin",),
-    DiskKind.HYBRID: ("uki-stub", "gptmbr.bin"),
+    DiskKind.HYBRID: ("gptmbr.bin",),
 }
 _BOOT_CODE = {DiskKind.BIOS: "mbr.bin", DiskKind.HYBRID: "gptmbr.bin"}
-UKI_PATH = "EFI/BOOT/BOOTX64.EFI"
 SYSLINUX_FILES = ("ldlinux.sys", "ldlinux.c32")
 
 
@@ -95,7 +95,7 @@ def stage_uki(inputs: BuildInputs) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
         with partial.open("wb") as out:
-            uki.write(out, bootloader.path("uki-stub"), uki.sections(inputs.name, kernel, initrd, inputs.cmdline))
+            uki.write(out, arches.uki_stub(inputs.arch), uki.sections(inputs.name, kernel, initrd, inputs.cmdline))
         os.replace(partial, target)
     return target
 
@@ -105,13 +105,13 @@ def boot_files(inputs: BuildInputs, kind: DiskKind) -> dict[str, fatwriter.File]
     kernel, initrd = kernel_and_initrd(inputs)
     files: dict[str, fatwriter.File] = {}
     if kind in (DiskKind.EFI, DiskKind.HYBRID):
-        stub = bootloader.path("uki-stub")
+        stub = arches.uki_stub(inputs.arch)
         parts = uki.sections(inputs.name, kernel, initrd, inputs.cmdline)
 
         def write_uki(out: BinaryIO) -> None:
             uki.write(out, stub, parts)
 
-        files[UKI_PATH] = fatwriter.File(uki.image_size(stub, parts), write_uki)
+        files[arches.efi(inputs.arch).boot_path] = fatwriter.File(uki.image_size(stub, parts), write_uki)
     if kind in (DiskKind.BIOS, DiskKind.HYBRID):
         files["vmlinuz"] = fatwriter.from_path(kernel)
         files["initrd.img"] = fatwriter.from_path(initrd)
@@ -155,7 +155,8 @@ def write_disk(inputs: BuildInputs, kind: DiskKind, target: Path, size: int) -> 
     truncated). Raises :class:`UsageError` when the content does not fit.
 
     When the build gave no digests of the kernel and initrd, hashing them for the derived IDs
-    overlaps streaming the files into the disk."""
+    overlaps streaming the files into the disk. For arm64 a dual-boot kind is written UEFI-only."""
+    kind = arches.disk_kind(kind, inputs.arch)
     bootloader.require(*_BOOT_FILES[kind])
     files = boot_files(inputs, kind)
     loader = syslinux.template() if kind in _BOOT_CODE else None
