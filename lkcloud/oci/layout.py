@@ -82,6 +82,7 @@ class Layout:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._lock: filelock.BaseFileLock | None = None
 
     # --- blobs -----------------------------------------------------------------------------
     def blob_path(self, digest: str) -> Path:
@@ -179,8 +180,11 @@ class Layout:
                     self._write_index([])
 
     def lock(self) -> filelock.BaseFileLock:
+        """The layout's lock; one object per Layout, so that it can be taken again while held."""
         self.root.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT)
+        if self._lock is None:
+            self._lock = filelock.FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT)
+        return self._lock
 
     def entries(self) -> list[Descriptor]:
         """The descriptors of ``index.json``, in file order."""

@@ -106,7 +106,9 @@ def write_image(
             }
         )
         index_desc = Descriptor(media.OCI_INDEX, layout.write_blob(index_bytes), len(index_bytes))
-    layout.tag(name, index_desc)
+        # Tagged in the same hold of the lock: a build of the name for another platform in between
+        # would otherwise read the old index and drop this platform when it tags.
+        layout.tag(name, index_desc)
     return index_desc, manifest_desc, config_desc
 
 
