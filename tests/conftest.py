@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hello import Hello, build_hello
+from tests.support.hello import Hello, build_hello, build_hello_arm64
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -25,3 +25,9 @@ def compat_dir() -> Path:
 def hello(tmp_path_factory: pytest.TempPathFactory) -> Hello:
     """examples/hello.yml built once per test process (kernel+initrd, and the package store)."""
     return build_hello(tmp_path_factory.mktemp("hello"))
+
+
+@pytest.fixture(scope="session")
+def hello_arm64(tmp_path_factory: pytest.TempPathFactory) -> Hello:
+    """examples/hello.yml built for arm64 once per test process (kernel+initrd and raw-efi)."""
+    return build_hello_arm64(tmp_path_factory.mktemp("hello-arm64"))
