@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from lkcloud.errors import BuildError, UsageError
 from lkcloud.formats import bootloader
-from lkcloud.platform import Arch, parse_arch
+from lkcloud.platform import Arch, BootMode, parse_arch
 
 if TYPE_CHECKING:
     from lkcloud.formats import Format
@@ -80,7 +80,8 @@ def check_formats(arch: str | Arch, formats: Iterable[Format]) -> None:
             continue
         instead = ARM64_INSTEAD.get(fmt.name)
         hint = f"use -f {instead}" if instead else f"arm64 disk formats: {', '.join(ARM64_DISKS)}"
-        raise UsageError(f"format {fmt.name} boots by BIOS: arm64 machines boot by UEFI only", hint=hint)
+        how = "boots by BIOS" if fmt.boot_mode is BootMode.BIOS else "boots by BIOS and UEFI"
+        raise UsageError(f"format {fmt.name} {how}: arm64 machines boot by UEFI only", hint=hint)
 
 
 def disk_kind(kind: DiskKind, arch: str | Arch) -> DiskKind:

@@ -96,7 +96,8 @@ def test_iso_is_efi_only(arm64_built: dict[str, Path]) -> None:
 def test_bios_formats_are_refused_for_arm64(name: str) -> None:
     with pytest.raises(UsageError) as info:
         arches.check_formats("arm64", [table()[name]])
-    assert info.value.message == f"format {name} boots by BIOS: arm64 machines boot by UEFI only"
+    how = "boots by BIOS" if name in ("raw-bios", "qcow2-bios") else "boots by BIOS and UEFI"
+    assert info.value.message == f"format {name} {how}: arm64 machines boot by UEFI only"
     instead = REFUSED[name]
     assert info.value.hint == (f"use -f {instead}" if instead else
                                "arm64 disk formats: raw-efi, aws, gcp, vhd, qcow2-efi, iso-efi")
@@ -119,4 +120,5 @@ def test_build_refuses_before_any_work(tmp_path: Path, capsys: pytest.CaptureFix
     code = main(["build", str(missing), "--arch", "arm64", "-f", "iso-bios", "--dir", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
-    assert err.splitlines()[0] == "lkcloud: error: format iso-bios boots by BIOS: arm64 machines boot by UEFI only"
+    assert err.splitlines()[0] == ("lkcloud: error: format iso-bios boots by BIOS and UEFI: "
+                                   "arm64 machines boot by UEFI only")
