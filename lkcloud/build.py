@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from lkcloud import formats as format_table
 from lkcloud.errors import UsageError
+from lkcloud.formats.arches import check_formats
 from lkcloud.leftovers import sweep_build_dirs
 from lkcloud.platform import Arch
 from lkcloud.progress import NULL, Reporter
@@ -166,6 +167,7 @@ def check_options(options: BuildOptions) -> Plan:
     check_layout(options.initrd_layout)
     settings = Settings()
     arch = target_arch(options.arch, settings)
+    check_formats(arch, formats)
     cache = cache_dir(settings, options.cache)
     if cache.exists() and not cache.is_dir():
         raise UsageError(f"--cache {cache}: not a directory")

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from lkcloud.errors import UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode
 
 SECTOR = 512
 _HEAD = 36 * 1024
@@ -81,11 +81,29 @@ def _kind(path: Path, head: bytes, tail: bytes) -> Kind | None:
         (vhd in (3, 4) or head.startswith(b"conectix"), Kind.DYNAMIC_VHD),
         (head.startswith(b"\x1f\x8b") and _gce_archive(head), Kind.GCE_TAR),
         (head[32769:32774] == b"CD001", Kind.ISO),
-        (path.name.endswith(KERNEL_SUFFIX) and head[0x202:0x206] == b"HdrS", Kind.KERNEL),
-        (path.name.endswith(KERNEL_SUFFIX) and head[0x38:0x3C] == b"ARM\x64", Kind.KERNEL),
+        (path.name.endswith(KERNEL_SUFFIX) and kernel_arch_of(head) is not None, Kind.KERNEL),
         (head[510:512] == b"\x55\xaa" or head[512:520] == b"EFI PART", Kind.RAW),
     ]
     return next((kind for matched, kind in marks if matched), None)
+
+
+def kernel_arch_of(head: bytes) -> Arch | None:
+    """The architecture of a Linux kernel from its first bytes: an x86 bzImage has ``HdrS`` at
+    0x202, an arm64 ``Image`` has ``ARM\\x64`` at 0x38; None for anything else."""
+    if head[0x202:0x206] == b"HdrS":
+        return Arch.AMD64
+    if head[0x38:0x3C] == b"ARM\x64":
+        return Arch.ARM64
+    return None
+
+
+def kernel_arch(path: Path) -> Arch | None:
+    """:func:`kernel_arch_of` a kernel file (None when it cannot be read)."""
+    try:
+        with path.open("rb") as fh:
+            return kernel_arch_of(fh.read(0x210))
+    except OSError:
+        return None
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -9,7 +9,7 @@ import typer
 from lkcloud.cli import context
 from lkcloud.cli.context import emit, reporter
 from lkcloud.pkg.build import PackageOptions, PackageResult, build_packages
-from lkcloud.settings import cache_dir
+from lkcloud.settings import cache_dir, target_arch
 
 pkg_app = typer.Typer(help="Build packages (images) from Debian packages, without Docker.", no_args_is_help=True)
 
@@ -36,11 +36,12 @@ def build(
     directories: list[Path] = typer.Argument(..., help="Package directories, each with a build.yml."),
     push: bool = typer.Option(False, "--push", help="Push the images to their registry too."),
     tag: str | None = typer.Option(None, "--tag", help="Use this tag instead of the content hash."),
-    arch: str = typer.Option("amd64", "--arch", help="Target architecture (amd64, arm64)."),
+    arch: str | None = typer.Option(None, "--arch", help="Target architecture: amd64 (x86_64) or arm64 (aarch64)"
+                                                         " (default: LKCLOUD_ARCH, else this machine's)."),
     cache: Path | None = typer.Option(None, "--cache", help="Image cache directory."),
 ) -> None:
     """Build each package into the image cache, tagged with its content hash and its stable tag."""
-    options = PackageOptions(cache=cache_dir(flag=cache), arch=arch, tag=tag, push=push)
+    options = PackageOptions(cache=cache_dir(flag=cache), arch=str(target_arch(arch)), tag=tag, push=push)
     results = build_packages(directories, options, reporter())
     emit([_document(result) for result in results], lambda: _render(results),
          ids=[ref for result in results for ref in result.refs])

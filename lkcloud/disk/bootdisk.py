@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from lkcloud.disk import bootloader, fat, fatwriter, gpt, layout, mbr, syslinux, uki
+from lkcloud.disk import bootloader, efi, fat, fatwriter, gpt, layout, mbr, syslinux, uki
 from lkcloud.disk.ids import GIB, MIB, SECTOR, ContentId, file_digest
 from lkcloud.errors import BuildError, UsageError
 
 PARTITION_START = MIB
 TAIL = MIB  # room for the backup GPT, keeping the partition end MiB-aligned
-UKI_PATH = "EFI/BOOT/BOOTX64.EFI"
 SYSLINUX_FILES = ("ldlinux.sys", "ldlinux.c32")
 
 
@@ -35,10 +34,11 @@ class DiskKind(StrEnum):
     HYBRID = "hybrid"
 
 
+# The UKI stub (per architecture, lkcloud.disk.efi) is checked as the UKI is made.
 _BOOT_FILES: dict[DiskKind, tuple[str, ...]] = {
-    DiskKind.EFI: ("uki-stub",),
+    DiskKind.EFI: (),
     DiskKind.BIOS: ("mbr.bin",),
-    DiskKind.HYBRID: ("uki-stub", "gptmbr.bin"),
+    DiskKind.HYBRID: ("gptmbr.bin",),
 }
 _BOOT_CODE = {DiskKind.BIOS: "mbr.bin", DiskKind.HYBRID: "gptmbr.bin"}
 
@@ -54,6 +54,7 @@ class BootContent:
     epoch: int  # every timestamp written (SOURCE_DATE_EPOCH)
     kernel_digest: str = ""  # SHA-256 (hex) when known; hashed from the files otherwise
     initrd_digest: str = ""
+    arch: str = "amd64"  # which UKI stub, and where firmware finds it
 
     def check(self) -> None:
         for item in (self.kernel, self.initrd):
@@ -94,13 +95,13 @@ def stage_uki(content: BootContent, workdir: Path) -> Path:
         partial = target.with_suffix(".part")
         with partial.open("wb") as out:
             parts = uki.sections(content.name, content.kernel, content.initrd, content.cmdline)
-            uki.write(out, bootloader.path("uki-stub"), parts)
+            uki.write(out, efi.uki_stub(content.arch), parts)
         os.replace(partial, target)
     return target
 
 
 def _uki(content: BootContent) -> fatwriter.File:
-    stub = bootloader.path("uki-stub")
+    stub = efi.uki_stub(content.arch)
     parts = uki.sections(content.name, content.kernel, content.initrd, content.cmdline)
     return fatwriter.File(uki.image_size(stub, parts), lambda out: uki.write(out, stub, parts))
 
@@ -115,7 +116,7 @@ def boot_files(content: BootContent, kind: DiskKind, loader: syslinux.Template |
         files["syslinux.cfg"] = fatwriter.from_bytes(bootloader.syslinux_cfg(content.cmdline))
         files["vmlinuz"] = fatwriter.from_path(content.kernel)
     if kind in (DiskKind.EFI, DiskKind.HYBRID):
-        files[UKI_PATH] = _uki(content)
+        files[efi.efi(content.arch).boot_path] = _uki(content)
     if loader is not None:
         files["initrd.img"] = fatwriter.from_path(content.initrd)
     return files
@@ -123,7 +124,7 @@ def boot_files(content: BootContent, kind: DiskKind, loader: syslinux.Template |
 
 def _placed(files: dict[str, fatwriter.File]) -> dict[str, fatwriter.Placed]:
     """Small files packed; the kernel, UKI and initrd each on a block with room to grow."""
-    large = {"vmlinuz", UKI_PATH, "initrd.img"}
+    large = {"vmlinuz", "initrd.img", *(target.boot_path for target in efi.EFI.values())}
     return {path: fatwriter.Placed(f.size, layout.BLOCK, layout.room(f.size)) if path in large
             else fatwriter.Placed(f.size) for path, f in files.items()}
 
@@ -159,7 +160,10 @@ def _partition_table(fh_path: Path, kind: DiskKind, size: int, part_size: int, i
 
 def write_disk(content: BootContent, kind: DiskKind, target: Path, size: int) -> Disk:
     """Write a bootable disk of ``size`` bytes (a whole number of MiB) at ``target`` (created or
-    truncated). Raises :class:`UsageError` when the content does not fit."""
+    truncated). A dual-boot disk for an architecture that boots by UEFI only (arm64) is written
+    UEFI-only. Raises :class:`UsageError` when the content does not fit."""
+    if kind is DiskKind.HYBRID and efi.uefi_only(content.arch):
+        kind = DiskKind.EFI
     bootloader.require(*_BOOT_FILES[kind])
     content.check()
     loader = syslinux.template() if kind in _BOOT_CODE else None

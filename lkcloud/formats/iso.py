@@ -17,7 +17,7 @@ def iso_image(suffix: str) -> Writer:
     def write(inputs: BuildInputs, reporter: Reporter) -> list[Path]:
         content = boot_content(inputs)
         target = output(inputs, suffix, reporter)
-        bootloader.require(*iso.BOOT_FILES)
+        bootloader.require(*iso.boot_files(content.arch))
         uki = stage_uki(content, inputs.workdir)
         with atomic_path(target) as tmp:
             iso.write_iso(content, inputs.workdir, tmp, uki)

@@ -24,7 +24,7 @@ def boot_content(inputs: BuildInputs) -> BootContent:
     if inputs.kernel is None or inputs.initrd is None:
         raise BuildError("this format needs a kernel and an initrd")
     return BootContent(inputs.name, inputs.kernel, inputs.initrd, inputs.cmdline, inputs.source_date_epoch,
-                       inputs.kernel_digest, inputs.initrd_digest)
+                       inputs.kernel_digest, inputs.initrd_digest, str(inputs.arch))
 
 
 def requested_size(inputs: BuildInputs, multiple: int = MIB) -> int:

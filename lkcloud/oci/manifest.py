@@ -18,6 +18,11 @@ def oci_arch(arch: str) -> str:
     return ARCH_ALIASES.get(arch, arch)
 
 
+class PlatformMissingError(ImageNotFoundError):
+    """The image is there, but not for the architecture asked for: an index without it, or a
+    single-architecture image of another one."""
+
+
 @dataclass(frozen=True)
 class Manifest:
     """An image manifest's config and layers."""
@@ -79,7 +84,7 @@ def select(entries: list[Descriptor], arch: str, variant: str | None, what: str)
         if variant is None or plat.variant == variant:
             return entry
     offered = ", ".join(sorted({str(e.platform) for e in candidates if e.platform})) or "none"
-    raise ImageNotFoundError(
+    raise PlatformMissingError(
         f"{what} has no image for linux/{wanted}{'/' + variant if variant else ''} (it offers: {offered})",
         hint="choose another architecture with --arch",
     )
@@ -141,3 +146,13 @@ def config_document(
     if platform.variant:
         doc["variant"] = platform.variant
     return doc
+
+
+def check_platform(platform: Platform, arch: str, what: str) -> None:
+    """Refuse a single-architecture image whose config says another architecture than ``arch``."""
+    if platform.architecture != oci_arch(arch):
+        raise PlatformMissingError(
+            f"{what} is a single-architecture image for {platform}, not linux/{oci_arch(arch)}",
+            hint=f"build for {platform.architecture} (--arch {platform.architecture}), or use a multi-architecture "
+                 f"image (lkcloud pkg build --arch {oci_arch(arch)} adds that architecture to lkcloud's own)",
+        )

@@ -17,7 +17,16 @@ from lkcloud.errors import DigestMismatchError, ImageNotFoundError, RegistryErro
 from lkcloud.oci import media
 from lkcloud.oci.api import ContainerConfig, Descriptor, LocalImage
 from lkcloud.oci.layout import Layout, ref_name
-from lkcloud.oci.manifest import is_index, media_type_of, oci_arch, parse_config, parse_index, parse_manifest, select
+from lkcloud.oci.manifest import (
+    PlatformMissingError,
+    check_platform,
+    is_index,
+    media_type_of,
+    parse_config,
+    parse_index,
+    parse_manifest,
+    select,
+)
 from lkcloud.oci.reference import Reference, parse
 from lkcloud.oci.write import write_image
 from lkcloud.progress import NULL, Reporter
@@ -55,6 +64,8 @@ class ImageStore:
         if not pull:
             try:
                 return self.local(ref, arch=arch)
+            except PlatformMissingError:
+                raise  # complete in the cache, for other architectures: --pull asks the registry again
             except ImageNotFoundError as exc:
                 log.debug("%s not complete in the cache: %s", reference, exc)
             except DigestMismatchError as exc:
@@ -112,8 +123,8 @@ class ImageStore:
         manifest = parse_manifest(data, f"manifest of {name}")
         config_bytes = self._small_blob(manifest.config.digest, f"config of {name}")
         config, platform, _ = parse_config(config_bytes, f"config of {name}")
-        if index_digest is None and platform.architecture != oci_arch(arch):
-            raise ImageNotFoundError(f"{name} in the cache is for {platform}, not linux/{oci_arch(arch)}")
+        if index_digest is None:
+            check_platform(platform, arch, name)
         for layer in manifest.layers:
             self._check_layer(layer, name, trust=verified)
         return LocalImage(

@@ -79,7 +79,7 @@ def image_config(spec: specs.PackageSpec) -> ContainerConfig:
 
 def _stage(spec: specs.PackageSpec, pool: Pool, work: Path) -> tuple[Staged, list[str]]:
     if spec.kernel is not None:
-        return kernel_layer(spec.kernel, pool, work), []
+        return kernel_layer(spec.kernel, pool, work, spec.file), []
     staged: Staged = {}
     for package in spec.debs:
         staged.update(select(pool.add(package), spec.keep))

@@ -1,7 +1,8 @@
 """Debian packages as build inputs: download with ``apt-get download``, unpack with ``dpkg-deb``.
 
 Downloads are cached under ``~/.cache/lkcloud/debs`` by their file name (which carries the
-version and the architecture), so a second build is offline; unpacking never needs root.
+version and the architecture), so a second build is offline; unpacking never needs root. Another
+architecture's packages (``busybox-static:arm64``) need it known to apt: added when root.
 """
 
 from __future__ import annotations
@@ -13,21 +14,35 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lkcloud.errors import BuildError, ToolFailedError
+from lkcloud.errors import BuildError, ToolFailedError, UsageError
+from lkcloud.platform import host_arch
 from lkcloud.process import run
 from lkcloud.settings import user_cache_dir
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
 
 
-@functools.cache
-def host_arch() -> str:
-    """dpkg's architecture of this machine (what an unqualified package name is for)."""
-    return run(["dpkg", "--print-architecture"]).text.strip()
-
-
 def deb_cache_dir() -> Path:
     return user_cache_dir() / "debs"
+
+
+def _architecture(package: str) -> str:
+    """The Debian architecture a (``name:arch``-qualified) package name asks for."""
+    qualifier = package.partition("=")[0].partition(":")[2]
+    return qualifier or str(host_arch())
+
+
+@functools.cache
+def ensure_architecture(arch: str) -> None:
+    """Make apt know ``arch``'s packages: ``dpkg --add-architecture`` and ``apt-get update`` when
+    root; otherwise a UsageError saying the two commands to run."""
+    if arch == str(host_arch()) or arch in run(["dpkg", "--print-foreign-architectures"]).text.split():
+        return
+    command = f"dpkg --add-architecture {arch} && apt-get update"
+    if os.geteuid() != 0:
+        raise UsageError(f"apt does not know Debian's {arch} packages: as root, run: {command}")
+    run(["dpkg", "--add-architecture", arch])
+    run(["apt-get", "update", "-qq"])
 
 
 def resolve_version(package: str) -> str:
@@ -42,11 +57,15 @@ def resolve_version(package: str) -> str:
     return match.group(1)
 
 
-def resolve_alias(package: str) -> str:
+def resolve_alias(package: str, arch: str | None = None) -> str:
     """A virtual or meta package's concrete dependency when it has exactly one
-    (``linux-image-cloud-amd64`` -> ``linux-image-6.1.0-NN-cloud-amd64``)."""
-    out = run(["apt-cache", "depends", "--no-recommends", "--no-suggests", package]).text
-    deps = re.findall(r"^\s+Depends:\s*(\S+)", out, flags=re.MULTILINE)
+    (``linux-image-cloud-amd64`` -> ``linux-image-6.1.0-NN-cloud-amd64``), asked for ``arch``'s
+    packages when it is not this machine's; the answer carries no ``:arch``."""
+    query = package if arch is None or arch == str(host_arch()) else f"{package}:{arch}"
+    if arch is not None:
+        ensure_architecture(arch)
+    out = run(["apt-cache", "depends", "--no-recommends", "--no-suggests", query]).text
+    deps = [dep.partition(":")[0] for dep in re.findall(r"^\s+Depends:\s*(\S+)", out, flags=re.MULTILINE)]
     return deps[0] if len(deps) == 1 and deps[0].startswith("linux-image-") else package
 
 
@@ -57,14 +76,17 @@ def download(package: str, cache: Path | None = None) -> Path:
     cache = cache or deb_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     name, _, version = package.partition("=")
-    version = version or resolve_version(name)
-    plain, _, arch = name.partition(":")
-    # apt-get download writes an epoch's colon as %3a (busybox-static_1%3a1.35.0-4_amd64.deb); an
-    # architecture-independent package is NAME_VERSION_all.deb.
-    stem = f"{plain}_{version.replace(':', '%3a')}"
-    for suffix in (arch or host_arch(), "all"):
-        if (cache / f"{stem}_{suffix}.deb").is_file():
-            return cache / f"{stem}_{suffix}.deb"
+    if not version:
+        ensure_architecture(_architecture(package))  # apt answers for the architectures it knows
+        version = resolve_version(name)
+    plain = name.split(":")[0]
+    # apt-get download writes an epoch's colon as %3a (busybox-static_1%3a1.35.0-4_amd64.deb).
+    stem = f"{plain}_{version.replace(':', '%3a')}_"
+    existing = [cache / f"{stem}{arch}.deb" for arch in (_architecture(package), "all")]
+    found = next((path for path in existing if path.is_file()), None)
+    if found is not None:
+        return found
+    ensure_architecture(_architecture(package))  # only to download: a cached .deb needs no apt
     with tempfile.TemporaryDirectory(dir=cache, prefix=".dl-") as tmp:
         try:
             run(["apt-get", "download", f"{name}={version}"], cwd=tmp)

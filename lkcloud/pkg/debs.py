@@ -80,7 +80,7 @@ class Pool:
 
     def _qualified(self, package: str) -> str:
         name, eq, version = package.partition("=")
-        if self.arch == host_arch():
+        if self.arch == host_arch() or ":" in name:
             return package
         return f"{name}:{ARCHES[self.arch][0]}{eq}{version}"
 

@@ -1,6 +1,10 @@
 """The kernel package: LinuxKit's kernel-image contract (``kernel`` + ``kernel.tar``) from a
 Debian kernel package, with a chosen set of modules and the ``modules.dep``/``modules.alias``
 that ``depmod`` would have written (Debian generates them at install time, so the .deb has none).
+
+``kernel`` is the package's ``/boot/vmlinuz-*`` as it is: an x86 bzImage for amd64, an
+uncompressed arm64 ``Image`` (itself a PE, so the UKI stub can start it) for arm64; its header
+is checked against the architecture the package is built for.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lkcloud.diskfile import kernel_arch
 from lkcloud.errors import BuildError
 from lkcloud.pkg import debian, elf
 from lkcloud.pkg.debs import Pool
@@ -97,14 +102,23 @@ def _generated(tmp: Path, name: str, text: str) -> Path:
     return path
 
 
-def kernel_layer(spec: KernelSpec, pool: Pool, work: Path) -> Staged:
-    """Stage ``kernel`` (the bzImage) and ``kernel.tar`` (modules tree) for the image layer."""
-    package = debian.resolve_alias(spec.package)
+def _check_image(image: Path, package: str, arch: str) -> None:
+    found = kernel_arch(image)
+    if found is None or str(found) != arch:
+        what = f"an {found} kernel" if found else "no kernel image this builder knows (bzImage or arm64 Image)"
+        raise BuildError(f"{package}: /boot/{image.name} is {what}, not one for {arch}",
+                         hint="name the Debian kernel package for this architecture in kernel.package")
+
+
+def kernel_layer(spec: KernelSpec, pool: Pool, work: Path, file: Path) -> Staged:
+    """Stage ``kernel`` (bzImage or arm64 Image) and ``kernel.tar`` (modules tree) for the layer."""
+    package = debian.resolve_alias(spec.package_for(pool.arch, file), pool.arch)
     tree = pool.add(package)
     images = sorted((tree / "boot").glob("vmlinuz-*"))
     versions = sorted(p.name for p in (tree / "lib" / "modules").glob("*"))
     if len(images) != 1 or len(versions) != 1:
         raise BuildError(f"{package}: expected one /boot/vmlinuz-* and one /lib/modules/<version>")
+    _check_image(images[0], package, pool.arch)
     root = tree / "lib" / "modules" / versions[0]
     found = [read_module(root, p.relative_to(root).as_posix()) for p in sorted(root.rglob("*.ko"))]
     modules = {m.name: m for m in found}

@@ -23,12 +23,28 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DEB = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(=[A-Za-z0-9.+~:\-]+)?$")
 
 
+ARCHES = ("amd64", "arm64")
+
+
 @dataclass(frozen=True)
 class KernelSpec:
-    """``kernel:``: the package is a LinuxKit kernel image (``kernel`` + ``kernel.tar``)."""
+    """``kernel:``: the package is a LinuxKit kernel image (``kernel`` + ``kernel.tar``).
 
-    package: str  # e.g. linux-image-cloud-amd64 (a meta package is resolved to the real one)
+    ``package`` is one Debian package, or one per architecture
+    (``{amd64: linux-image-cloud-amd64, arm64: linux-image-cloud-arm64}``)."""
+
+    package: str | tuple[tuple[str, str], ...]  # a meta package is resolved to the real one
     modules: tuple[str, ...]  # module name globs kept, with their dependencies
+
+    def package_for(self, arch: str, file: Path) -> str:
+        """The Debian kernel package for ``arch``; ConfigError naming ``file`` when it has none."""
+        if isinstance(self.package, str):
+            return self.package
+        found = dict(self.package).get(arch)
+        if found is None:
+            given = ", ".join(name for name, _ in self.package)
+            raise ConfigError([f"{file}: kernel.package names no package for {arch} (only for {given})"])
+        return found
 
 
 @dataclass(frozen=True)
@@ -87,8 +103,21 @@ class _AnyKeys(Obj):
         return not issues
 
 
+class _PerArch:
+    """A value, or a mapping of architecture to a value (``{amd64: ..., arm64: ...}``)."""
+
+    def __init__(self, value: Scalar) -> None:
+        self.value = value
+        self.mapping = Obj(dict.fromkeys(ARCHES, value), what="a mapping of architecture to a value")
+
+    def walk(self, node: Node, path: str, out: Problems) -> bool:
+        if isinstance(node.value, dict):
+            return self.mapping.walk(node, path, out)
+        return self.value.walk(node, path, out)
+
+
 LABELS = _AnyKeys({}, check=_labels)
-KERNEL = Obj({"package": DEB, "modules": STRINGS}, required=("package",))
+KERNEL = Obj({"package": _PerArch(DEB), "modules": STRINGS}, required=("package",))
 SCHEMA = Obj({
     "image": _pattern(_REPO, "image name"), "tag": _pattern(_TAG, "tag"), "debs": ListOf(DEB), "keep": STRINGS,
     "libraries": BOOLEAN, "entrypoint": STRINGS, "cmd": STRINGS, "env": ENV, "workdir": WORKDIR,
@@ -106,7 +135,9 @@ def _values(plain: dict[str, Any]) -> dict[str, Any]:
                                                                                   separators=(",", ":")))
                                        for name, v in value.items()))
         elif key == "kernel":
-            values[key] = KernelSpec(package=value["package"], modules=tuple(value.get("modules") or ()))
+            package = value["package"]
+            packages = package if isinstance(package, str) else tuple(sorted(package.items()))
+            values[key] = KernelSpec(package=packages, modules=tuple(value.get("modules") or ()))
         elif isinstance(value, list):
             values[key] = tuple(value)
         else:

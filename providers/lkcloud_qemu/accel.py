@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from lkcloud.errors import UsageError
+from lkcloud.platform import Arch, host_arch
 
 
 class Accel(StrEnum):
@@ -87,3 +88,15 @@ def choose(requested: Accel | str = Accel.AUTO, host: Host = Host()) -> Accel:
             raise UsageError(f"--accel kvm: {problem}", hint="use --accel tcg (slower, works everywhere)")
         return Accel.KVM
     return Accel.TCG if kvm_problem(host) is not None else Accel.KVM
+
+
+def choose_for(guest: Arch, requested: Accel | str = Accel.AUTO, host: Host = Host()) -> Accel:
+    """:func:`choose` for a guest of ``guest``'s architecture: KVM runs only this machine's own
+    architecture, so another one (arm64 on amd64) is emulated by TCG."""
+    chosen = choose(requested, host)
+    if guest is host_arch() or chosen is Accel.TCG:
+        return chosen
+    if Accel(requested) is Accel.KVM:
+        raise UsageError(f"--accel kvm: KVM cannot run an {guest} guest on this {host_arch()} machine",
+                         hint="use --accel tcg (or auto)")
+    return Accel.TCG

@@ -4,7 +4,8 @@ As in LinuxKit, IMAGE is either a file (a raw/qcow2/vhd/vmdk disk, or an ISO) or
 prefix of ``NAME-kernel``, ``NAME-initrd.img`` and ``NAME-cmdline`` (direct kernel boot). A
 prefix also finds the other outputs of ``lkcloud build`` (``NAME.iso``, ``NAME-efi.img``, ...).
 Disks boot with SeaBIOS or OVMF by their boot mode: the ``--boot`` flag, else ``-efi`` in the
-file name, else a GPT with an EFI system partition and no BIOS boot code, else BIOS.
+file name, else a GPT with an EFI system partition and no BIOS boot code, else BIOS (arm64
+images boot by UEFI only). A kernel says its architecture (x86 bzImage or arm64 Image).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from lkcloud.diskfile import kernel_arch
 from lkcloud.errors import ToolFailedError, UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode
 from lkcloud.process import run
 
 
@@ -38,6 +40,7 @@ class BootSource:
     disk_format: str = "raw"  # qemu's name for the format (raw, qcow2, vpc, vmdk)
     initrd: Path | None = None
     cmdline: str = ""
+    arch: Arch | None = None  # what the image says it is for (a kernel's header), if anything
 
     @property
     def name(self) -> str:
@@ -163,7 +166,7 @@ def _kernel_source(prefix: str) -> BootSource:
         raise UsageError(f"{initrd}: initrd file is missing (found {kernel.name})",
                          hint="rebuild with 'lkcloud build -f kernel+initrd'")
     text = cmdline.read_text().strip() if cmdline.is_file() else ""
-    return BootSource(SourceKind.KERNEL, kernel, initrd=initrd, cmdline=text)
+    return BootSource(SourceKind.KERNEL, kernel, initrd=initrd, cmdline=text, arch=kernel_arch(kernel))
 
 
 def resolve(image: str, boot: BootMode | None = None) -> BootSource:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lkcloud import settings as lk_settings
 from lkcloud.errors import ConfigError
-from lkcloud_qemu.machine import OVMF
+from lkcloud_qemu.machine import AAVMF, OVMF
 
 IMAGES = lk_settings.declare("qemu.images", "~/.lkcloud/qemu/images", "where 'lkcloud push qemu' keeps images")
 STATE = lk_settings.declare("qemu.state", ".lkcloud/qemu", "root of the per-VM state directories")
@@ -15,6 +15,8 @@ MEM = lk_settings.declare("qemu.mem", 1024, "guest memory in MiB")
 CPUS = lk_settings.declare("qemu.cpus", 1, "guest CPUs")
 ACCEL = lk_settings.declare("qemu.accel", "auto", "accelerator: auto (KVM when it works), kvm or tcg")
 FIRMWARE = lk_settings.declare("qemu.ovmf", str(OVMF), "OVMF firmware for UEFI images (package ovmf)")
+ARM64_FIRMWARE = lk_settings.declare("qemu.aavmf", str(AAVMF),
+                                     "AAVMF firmware for arm64 UEFI images (package qemu-efi-aarch64)")
 TIMEOUT = lk_settings.declare("qemu.timeout", 120.0, "seconds --wait-for waits for the console")
 
 
@@ -27,6 +29,7 @@ class QemuConfig:
     accel: str = "auto"
     ovmf: Path = OVMF
     timeout: float = 120.0
+    aavmf: Path = AAVMF
 
 
 def _number(resolved: lk_settings.Settings, setting: lk_settings.Setting, flag: float | None) -> float:
@@ -46,10 +49,10 @@ def load(resolved: lk_settings.Settings | None = None, *, mem: int | None = None
     resolved = resolved or lk_settings.Settings()
     images_dir = resolved.path(IMAGES, images)
     root = resolved.path(STATE, state_root)
-    ovmf = resolved.path(FIRMWARE)
-    assert images_dir is not None and root is not None and ovmf is not None
+    ovmf, aavmf = resolved.path(FIRMWARE), resolved.path(ARM64_FIRMWARE)
+    assert images_dir is not None and root is not None and ovmf is not None and aavmf is not None
     return QemuConfig(
         images=images_dir, state_root=root,
         mem=int(_number(resolved, MEM, mem)), cpus=int(_number(resolved, CPUS, cpus)),
-        accel=str(resolved.get(ACCEL, accel)), ovmf=ovmf, timeout=_number(resolved, TIMEOUT, timeout),
+        accel=str(resolved.get(ACCEL, accel)), ovmf=ovmf, timeout=_number(resolved, TIMEOUT, timeout), aavmf=aavmf,
     )

@@ -42,7 +42,7 @@ class Started:
 
 
 def _argv(prepared: Prepared) -> list[str]:
-    return qemu_machine.argv(prepared.machine, which(qemu_machine.QEMU))
+    return qemu_machine.argv(prepared.machine, which(prepared.machine.board.qemu))
 
 
 def _ports(prepared: Prepared) -> list[tuple[int, int]]:

@@ -123,7 +123,8 @@ class QemuProvider:
         return vm.VmOptions(image=request.image, name=name, state_dir=state_dir, mem=self.config.mem,
                             cpus=self.config.cpus, accel=self.config.accel, boot=self.options.boot,
                             disks=self.options.disks, forwards=forwards, user_data=request.user_data,
-                            cmdline=self.options.cmdline, ovmf=self.config.ovmf)
+                            cmdline=self.options.cmdline, ovmf=self.config.ovmf, arch=vm.asked_arch(request.arch),
+                            aavmf=self.config.aavmf)
 
     def run(self, request: RunRequest, reporter: Reporter = NULL) -> RunResult:
         """Boot ``request.count`` VMs: in the foreground, detached, or until ``--wait-for``."""

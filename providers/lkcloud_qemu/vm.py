@@ -8,10 +8,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lkcloud.errors import UsageError
-from lkcloud.platform import BootMode
+from lkcloud.platform import Arch, BootMode, host_arch
 from lkcloud.process import run
 from lkcloud_qemu import accel, bootsource, cidata, state
-from lkcloud_qemu.machine import OVMF, Disk, Forward, Machine
+from lkcloud_qemu.bootsource import BootSource, SourceKind
+from lkcloud_qemu.machine import AAVMF, OVMF, Disk, Forward, Machine
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class VmOptions:
     user_data: bytes | None = None
     cmdline: str = ""
     ovmf: Path = OVMF
+    arch: Arch | None = None  # None: what the image says, else this machine's
+    aavmf: Path = AAVMF
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,32 @@ def _check_sizes(options: VmOptions) -> None:
         raise UsageError(f"--cpus {options.cpus}: give at least 1")
 
 
+def asked_arch(arch: Arch) -> Arch | None:
+    """The architecture a request (``--arch``, whose default is this machine's) asks for; None
+    for this machine's, which the image's own word overrides: an arm64 kernel boots as arm64."""
+    return None if arch is host_arch() else arch
+
+
+def guest_arch(source: BootSource, wanted: Arch | None, boot: BootMode | None = None) -> tuple[Arch, BootSource]:
+    """The guest's architecture (the image's own word, else ``wanted``, else this machine's) and
+    the source as it boots there: disks and ISOs of arm64 boot by UEFI only."""
+    if source.arch is not None and wanted is not None and source.arch is not wanted:
+        raise UsageError(f"{source.path}: an {source.arch} kernel, not {wanted}",
+                         hint=f"drop --arch, or build the image with --arch {wanted}")
+    arch = source.arch or wanted or host_arch()
+    if arch is Arch.ARM64 and source.kind is not SourceKind.KERNEL:
+        if boot is BootMode.BIOS:
+            raise UsageError(f"--boot bios: {source.path.name} is for arm64, which boots by UEFI only")
+        source = replace(source, boot_mode=BootMode.UEFI)
+    return arch, source
+
+
 def prepare(options: VmOptions, state_root: Path, *, console: bool = True) -> Prepared:
     """Everything up to starting QEMU. ``console`` False puts the serial console on stdio."""
     _check_sizes(options)
-    source = bootsource.resolve(options.image, options.boot)
+    arch, source = guest_arch(bootsource.resolve(options.image, options.boot), options.arch, options.boot)
     name = options.name or source.name
-    chosen = accel.choose(options.accel)
+    chosen = accel.choose_for(arch, options.accel)
     state_dir = state.claim((options.state_dir or state_root / name).resolve())
     disks = tuple(ensure_disk(disk) for disk in options.disks)
     forwards = tuple(replace(f, host=f.host or free_port()) for f in options.forwards)
@@ -92,6 +115,6 @@ def prepare(options: VmOptions, state_root: Path, *, console: bool = True) -> Pr
     machine = Machine(
         source=source, name=name, accel=chosen, mem=options.mem, cpus=options.cpus, disks=disks,
         forwards=forwards, cidata=iso, cmdline=options.cmdline,
-        console=state_dir / state.CONSOLE if console else None, ovmf=options.ovmf,
+        console=state_dir / state.CONSOLE if console else None, ovmf=options.ovmf, arch=arch, aavmf=options.aavmf,
     )
     return Prepared(machine, state_dir, str(source.path.resolve()))

@@ -11,8 +11,10 @@ import pytest
 from lkcloud.errors import DigestMismatchError, ImageNotFoundError, RegistryError
 from lkcloud.oci import media
 from lkcloud.oci.api import ContainerConfig, Descriptor
+from lkcloud.oci.layout import Layout
 from lkcloud.oci.registry import RegistryOptions
 from lkcloud.oci.store import ImageStore
+from lkcloud.oci.write import write_image
 from tests.servers.registry import compress, layer_tar, make_image, seed_store
 from tests.support.net import free_port
 
@@ -162,3 +164,90 @@ def test_put_image_rejects_compressed_layers(tmp_path: Path) -> None:
     layer.write_bytes(compress(layer_tar({"a": b"1"}), "gzip"))
     with pytest.raises(BuildError, match="uncompressed"):
         _store(tmp_path / "cache").put_image("x/y:1", config=ContainerConfig(), layers=[layer])
+
+
+def _put_many(root: str, arch: str, count: int) -> None:
+    """Put ``count`` images of ``arch`` under one name; once the other architecture is in the
+    name's index, it must stay there (exit 1 when a put dropped it)."""
+    store = ImageStore(Path(root), registry=OFFLINE)
+    work = Path(root).parent / f"work-{arch}"
+    work.mkdir(exist_ok=True)
+    other, seen = "arm64" if arch == "amd64" else "amd64", False
+    for i in range(count):
+        seed_store(store, "test/multi:1", [{"arch": f"{arch}-{i}".encode()}], tmp=work, arch=arch)
+        try:
+            store.get("test/multi:1", arch=other)
+            seen = True
+        except ImageNotFoundError:
+            if seen:
+                raise SystemExit(f"{other} was dropped by put {i} of {arch}") from None
+
+
+def test_builds_of_one_name_for_two_architectures_keep_both(tmp_path: Path) -> None:
+    """pkg build --arch amd64 and --arch arm64 of one name at once: each reads the index the other
+    may be writing; reading, writing and tagging it in one hold of the lock keeps both."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    cache = tmp_path / "cache"
+    procs = [context.Process(target=_put_many, args=(str(cache), arch, 12)) for arch in ("amd64", "arm64")]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(300)
+        assert proc.exitcode == 0
+    store = _store(cache)
+    for arch in ("amd64", "arm64"):
+        image = store.get("test/multi:1", arch=arch)
+        with store.open_layer(image.layers[0]) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            member = tar.next()
+            assert member is not None
+            content = tar.extractfile(member)
+            assert content is not None and content.read() == f"{arch}-11".encode()
+
+
+class _WatchedLayout(Layout):
+    """A layout that records, for each tag written, whether the cache lock was held."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.tagged_locked: list[bool] = []
+
+    def tag(self, name: str, desc: Descriptor) -> Descriptor:
+        self.tagged_locked.append(self.lock().is_locked)
+        return super().tag(name, desc)
+
+
+def test_the_index_is_tagged_in_the_hold_of_the_lock_that_read_it(tmp_path: Path) -> None:
+    """The window the concurrent test above can rarely hit: the index read under the lock must be
+    tagged before the lock is let go, or another platform's build in between is lost."""
+    layout = _WatchedLayout(tmp_path / "cache")
+    layer = tmp_path / "layer.tar"
+    layer.write_bytes(layer_tar({"a": b"1"}))
+    for arch in ("amd64", "arm64"):
+        write_image(layout, "docker.io/test/img:1", config=ContainerConfig(), layers=[layer], arch=arch,
+                    created="1970-01-01T00:00:00Z")
+    assert layout.tagged_locked == [True, True]
+
+
+def test_single_architecture_image_of_another_is_refused_naming_it(tmp_path: Path) -> None:
+    """A cached single-architecture amd64 image, asked for as arm64: an error at once (no pull),
+    naming the image and both architectures."""
+    store = _store(tmp_path / "cache")
+    image = make_image([{"bin/x": b"x"}], arch="amd64")
+    for data in [image.manifest, *image.blobs.values()]:
+        store.layout.write_blob(data)
+    store.layout.tag("docker.io/test/single:1", Descriptor(image.media_type, image.digest, len(image.manifest)))
+    assert store.get("test/single:1", arch="amd64").manifest_digest == image.digest
+    with pytest.raises(ImageNotFoundError) as info:
+        store.get("test/single:1", arch="arm64")
+    assert info.value.message == ("docker.io/test/single:1 is a single-architecture image for linux/amd64, "
+                                  "not linux/arm64")
+    assert info.value.hint is not None and "--arch amd64" in info.value.hint
+
+
+def test_index_without_the_architecture_is_refused_at_once(tmp_path: Path) -> None:
+    store = _store(tmp_path / "cache")
+    seed_store(store, "test/img:1", [{"amd": b"1"}], tmp=tmp_path)
+    with pytest.raises(ImageNotFoundError, match=r"has no image for linux/arm64 \(it offers: linux/amd64\)"):
+        store.get("test/img:1", arch="arm64")  # OFFLINE: a pull would fail with a registry error instead

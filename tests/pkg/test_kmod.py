@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lkcloud.errors import BuildError
-from lkcloud.pkg.kmod import Module, _closure, modules_alias, modules_dep
+from lkcloud.pkg.kmod import Module, _check_image, _closure, modules_alias, modules_dep
 
 MODULES = {
     m.name: m
@@ -43,3 +45,24 @@ def test_modules_alias() -> None:
     text = modules_alias(MODULES, ["vfat", "virtio_blk"])
     assert "alias fs-vfat vfat" in text
     assert "alias virtio:d00000002v* virtio_blk" in text
+
+
+def _kernel_file(tmp_path: Path, marks: dict[int, bytes]) -> Path:
+    data = bytearray(0x400)
+    for offset, mark in marks.items():
+        data[offset:offset + len(mark)] = mark
+    path = tmp_path / "vmlinuz-test"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_kernel_image_must_match_the_architecture(tmp_path: Path) -> None:
+    bzimage = _kernel_file(tmp_path, {0x202: b"HdrS"})
+    _check_image(bzimage, "linux-image-test", "amd64")
+    with pytest.raises(BuildError) as info:
+        _check_image(bzimage, "linux-image-test", "arm64")
+    assert info.value.message == "linux-image-test: /boot/vmlinuz-test is an amd64 kernel, not one for arm64"
+    image = _kernel_file(tmp_path, {0x38: b"ARM\x64"})
+    _check_image(image, "linux-image-test", "arm64")
+    with pytest.raises(BuildError, match="no kernel image this builder knows"):
+        _check_image(_kernel_file(tmp_path, {}), "linux-image-test", "arm64")

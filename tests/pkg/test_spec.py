@@ -96,3 +96,30 @@ def test_repository_packages_are_valid(name: str) -> None:
     loaded = spec.load(ROOT / "pkg" / name)
     assert loaded.image == f"lkcloud/{name}"
     assert loaded.tag == "dev"
+
+
+def test_kernel_package_per_architecture(tmp_path: Path) -> None:
+    loaded = spec.load(write(tmp_path, "image: a/k\nkernel:\n  package: {amd64: linux-image-cloud-amd64,"
+                                       " arm64: linux-image-cloud-arm64}\n"))
+    assert loaded.kernel is not None
+    assert loaded.kernel.package_for("amd64", loaded.file) == "linux-image-cloud-amd64"
+    assert loaded.kernel.package_for("arm64", loaded.file) == "linux-image-cloud-arm64"
+    one = spec.load(write(tmp_path, "image: a/k\nkernel: {package: linux-image-cloud-amd64}\n"))
+    assert one.kernel is not None and one.kernel.package_for("arm64", one.file) == "linux-image-cloud-amd64"
+
+
+def test_kernel_package_without_the_architecture_names_it(tmp_path: Path) -> None:
+    loaded = spec.load(write(tmp_path, "image: a/k\nkernel:\n  package: {amd64: linux-image-cloud-amd64}\n"))
+    assert loaded.kernel is not None
+    with pytest.raises(ConfigError) as info:
+        loaded.kernel.package_for("arm64", loaded.file)
+    assert info.value.message == f"{loaded.file}: kernel.package names no package for arm64 (only for amd64)"
+
+
+def test_kernel_package_mapping_is_checked(tmp_path: Path) -> None:
+    found = problems(tmp_path, "image: a/k\nkernel:\n  package:\n    riscv64: x\n    arm64: Bad Name\n")
+    file = tmp_path / "build.yml"
+    assert f"{file}:4: kernel.package.riscv64: unknown key" in found
+    assert f"{file}:5: kernel.package.arm64: not a valid Debian package name: 'Bad Name'" in found
+    found = problems(tmp_path, "image: a/k\nkernel: {package: [x]}\n")
+    assert found == [f"{file}:2: kernel.package: expected a string, got a list"]

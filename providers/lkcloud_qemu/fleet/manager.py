@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lkcloud.errors import ProviderError, UsageError
+from lkcloud.platform import Arch
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import FleetSpec, FleetStatus, Health, HealthCheck, Instance, RefreshResult, UpdatePolicy
 from lkcloud_qemu import launch, state, store, vm
@@ -55,17 +56,20 @@ class Fleets:
 
     # -- one VM --------------------------------------------------------------------------------
 
-    def _allocate(self, fleet: FleetDir) -> int:
+    def _allocate(self, fleet: FleetDir) -> FleetRecord:
+        """The fleet's record as it was; its ``next_index`` is the new VM's, now taken."""
         record = fleet.read()
         fleet.write(replace(record, next_index=record.next_index + 1))
-        return record.next_index
+        return record
 
     def _start(self, fleet: FleetDir, image: str, user_data: bytes | None, check: HealthCheck) -> Path:
-        index = self._allocate(fleet)
+        record = self._allocate(fleet)
+        index, arch = record.next_index, Arch(record.arch) if record.arch else None
         options = vm.VmOptions(
             image=image, name=f"{fleet.name}-{index}", state_dir=fleet.vm_dir(index), mem=self.config.mem,
             cpus=self.config.cpus, accel=self.config.accel, forwards=(Forward(0, check.port),),
             user_data=user_data, cmdline=METADATA_CMDLINE if user_data is not None else "", ovmf=self.config.ovmf,
+            arch=arch, aavmf=self.config.aavmf,
         )
         prepared = vm.prepare(options, self.config.state_root)
         launch.start(prepared)  # detached: QEMU runs in its own session, recorded in its state dir
@@ -113,7 +117,9 @@ class Fleets:
             if fleet.exists:
                 raise UsageError(f"a local fleet named {name!r} exists",
                                  hint=f"refresh it, or delete it first: lkcloud fleet delete qemu {name}")
-            fleet.write(FleetRecord(name=name, image=image, size=size, check=check, policy=spec.policy))
+            arch = vm.asked_arch(spec.arch)
+            fleet.write(FleetRecord(name=name, image=image, size=size, check=check, policy=spec.policy,
+                                    arch=str(arch) if arch else None))
             fleet.set_user_data(spec.user_data)
             reporter.step(f"fleet {name}: starting {size} VM(s)")
             self._grow(fleet, fleet.read(), size, reporter)

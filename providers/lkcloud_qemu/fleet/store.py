@@ -2,7 +2,7 @@
 
 ::
 
-    fleet.json      image, size, health check, update policy, next VM index
+    fleet.json      image, size, health check, update policy, next VM index, architecture
     user-data       the user data every VM gets on its cidata CD (when given)
     .lock           held while a command changes the fleet
     <name>-<n>/     one VM state directory per instance (see lkcloud_qemu.state)
@@ -41,6 +41,7 @@ class FleetRecord:
     check: HealthCheck = field(default_factory=HealthCheck)
     policy: UpdatePolicy = field(default_factory=UpdatePolicy)
     next_index: int = 0
+    arch: str | None = None  # the fleet's --arch; None: what each image says, else this machine's
 
 
 def check_name(name: str) -> str:
@@ -70,7 +71,8 @@ class FleetDir:
             raise ProviderError(f"{self.path / RECORD}: cannot read the fleet record: {exc}") from exc
         return FleetRecord(name=raw["name"], image=raw["image"], size=int(raw["size"]),
                            check=HealthCheck(**raw.get("check", {})),
-                           policy=UpdatePolicy(**raw.get("policy", {})), next_index=int(raw.get("next_index", 0)))
+                           policy=UpdatePolicy(**raw.get("policy", {})), next_index=int(raw.get("next_index", 0)),
+                           arch=raw.get("arch"))
 
     def write(self, record: FleetRecord) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

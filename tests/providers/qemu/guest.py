@@ -68,16 +68,21 @@ esac
 class KernelTree:
     kernel: Path
     modules: Path  # lib/modules/<version>/kernel
+    busybox: Path | None = None  # a static busybox of the kernel's architecture (None: this machine's)
 
 
-def fetch_kernel(dest: Path) -> KernelTree:
-    """Debian's cloud kernel, unpacked under ``dest`` (the .deb is cached across runs)."""
-    package = debian.resolve_alias("linux-image-cloud-amd64")
-    tree = debian.extract(debian.download(package), dest)
+def fetch_kernel(dest: Path, arch: str = "amd64") -> KernelTree:
+    """Debian's cloud kernel for ``arch``, unpacked under ``dest`` (the .deb is cached across
+    runs), with Debian's static busybox of that architecture when it is not this machine's."""
+    package = debian.resolve_alias(f"linux-image-cloud-{arch}", arch)
+    tree = debian.extract(debian.download(f"{package}:{arch}"), dest)
     kernels = sorted((tree / "boot").glob("vmlinuz-*"))
     modules = sorted((tree / "lib" / "modules").glob("*/kernel"))
     assert kernels and modules, f"no kernel in {package}"
-    return KernelTree(kernels[-1], modules[-1])
+    busybox = None
+    if arch != str(debian.host_arch()):
+        busybox = debian.extract(debian.download(f"busybox-static:{arch}"), dest / "busybox") / "bin" / "busybox"
+    return KernelTree(kernels[-1], modules[-1], busybox)
 
 
 def _newc(tree: Path) -> bytes:
@@ -93,7 +98,7 @@ def make_initrd(dest: Path, kernel: KernelTree, init: str = INIT,
     shutil.rmtree(tree, ignore_errors=True)
     for sub in ("bin", "proc", "sys", "dev", "lib/modules", "mnt"):
         (tree / sub).mkdir(parents=True)
-    shutil.copy(which("busybox"), tree / "bin" / "busybox")
+    shutil.copy(kernel.busybox or which("busybox"), tree / "bin" / "busybox")
     (tree / "init").write_text(init)
     (tree / "init").chmod(0o755)
     for name in modules:
