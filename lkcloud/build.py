@@ -349,6 +349,23 @@ def build(options: BuildOptions, reporter: Reporter = NULL) -> BuildResult:
     return BuildResult(name=plan.name, outputs=outputs, digests=dict(store.digests), arch=str(plan.arch))
 
 
+def build_arches(options: BuildOptions, arches: Sequence[str | None], reporter: Reporter = NULL) -> list[BuildResult]:
+    """One build per architecture (``--arch amd64 --arch arm64``): every option of every one
+    checked before any work, then each built in turn (the pulls they share come from the cache).
+    With more than one, each build's outputs are named ``NAME-ARCH``."""
+    from lkcloud.settings import target_arch
+
+    chosen = list(dict.fromkeys(str(target_arch(arch)) for arch in arches or [None]))
+    if len(chosen) == 1:
+        return [build(dataclasses.replace(options, arch=chosen[0]), reporter)]
+    named = [path for path in options.files if str(path) != STDIN]
+    base = options.name or (default_name(named[0]) if named else None)
+    each = [dataclasses.replace(options, arch=arch, name=f"{base}-{arch}" if base else None) for arch in chosen]
+    for one in each:
+        check_options(one)
+    return [build(one, reporter) for one in each]
+
+
 def build_one(files: Sequence[Path], fmt: str, outdir: Path, reporter: Reporter = NULL) -> Path:
     """Build ``files`` into the single output file of ``fmt`` (what ``push`` does with a .yml)."""
     result = build(BuildOptions(files=tuple(files), formats=(fmt,), outdir=outdir), reporter)

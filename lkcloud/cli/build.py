@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from lkcloud import formats as format_table
-from lkcloud.build import BuildOptions, BuildResult, build
+from lkcloud.build import BuildOptions, build_arches
 from lkcloud.cli.context import emit, reporter
 from lkcloud.cli.validate import ALLOW_HOST_FILES, allow_host_files
 from lkcloud.errors import UsageError
@@ -25,10 +25,6 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).upper()]
 
 
-def _render(result: BuildResult) -> str:
-    return "\n".join(str(path) for path in result.paths)
-
-
 def _format_help() -> str:
     return "Output format (repeatable): " + ", ".join(format_table.table()) + "."
 
@@ -42,9 +38,10 @@ def register(app: typer.Typer) -> None:
         formats: list[str] = typer.Option(["kernel+initrd"], "--format", "-f", help=format_help),
         name: str | None = typer.Option(None, "--name", help="Output base name (default: the first file's name)."),
         outdir: Path = typer.Option(Path("."), "--dir", help="Output directory (created if needed)."),
-        arch: str | None = typer.Option(None, "--arch",
-                                        help="Target architecture: amd64 or arm64 (default: LKCLOUD_ARCH, "
-                                             "lkcloud.toml, else this machine's)."),
+        arches: list[str] = typer.Option([], "--arch",
+                                         help="Target architecture: amd64 or arm64 (default: LKCLOUD_ARCH, "
+                                              "lkcloud.toml, else this machine's); repeat for a build per "
+                                              "architecture, each named NAME-ARCH."),
         cache: Path | None = typer.Option(None, "--cache", help="Image cache directory (default: LKCLOUD_CACHE or "
                                                                 "~/.lkcloud/cache)."),
         pull: bool = typer.Option(False, "--pull", help="Pull images even when cached."),
@@ -58,8 +55,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build a LinuxKit configuration into kernel+initrd, tar or disk images."""
         allow_host_files(host_files)
-        options = BuildOptions(files=tuple(files), formats=tuple(formats), name=name, outdir=outdir, arch=arch,
+        options = BuildOptions(files=tuple(files), formats=tuple(formats), name=name, outdir=outdir,
                                cache=cache, pull=pull, compression=compression, initrd_layout=initrd_layout,
                                size=parse_size(size) if size else None)
-        result = build(options, reporter())
-        emit(result, lambda: _render(result), ids=[str(path) for path in result.paths])
+        results = build_arches(options, [part for arch in arches for part in arch.split(",") if part],
+                               reporter())
+        paths = [str(path) for result in results for path in result.paths]
+        emit(results[0] if len(results) == 1 else results, lambda: "\n".join(paths), ids=paths)

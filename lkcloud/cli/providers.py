@@ -228,7 +228,9 @@ def push_all_command(
     source: list[str] = typer.Argument(..., help="LinuxKit YAML files, built once and merged in order."),
     clouds: str = typer.Option(",".join(registry.CLOUDS), "--to", help="Clouds to push to, comma-separated."),
     image_name: str | None = typer.Option(None, "--name", help="Image name on every cloud."),
-    arch: str | None = typer.Option(None, "--arch", help="amd64 or arm64 (default: this machine's)."),
+    arches: list[str] = typer.Option([], "--arch", help="amd64 or arm64 (default: this machine's); repeat to build"
+                                                        " and push each architecture."),
 ) -> None:
-    """Build once and push to several clouds at once; each cloud's image id or error. Exit 1 unless all pushed."""
-    verbs.push_to_all(source=source, clouds=clouds, image_name=image_name, arch=arch)
+    """Build once per architecture and push to several clouds at once; each cloud's image id or error.
+    Exit 1 unless all pushed."""
+    verbs.push_to_all(source=source, clouds=clouds, image_name=image_name, arches=arches)

@@ -60,7 +60,7 @@ def push(name: str, flags: dict[str, Any], *, source: list[str], image_name: str
     emit(result, lambda: render.push_text(result), ids=[result.id])
 
 
-def push_to_all(*, source: list[str], clouds: str, image_name: str | None, arch: str | None) -> None:
+def push_to_all(*, source: list[str], clouds: str, image_name: str | None, arches: list[str]) -> None:
     chosen = release.classify(source)
     if not chosen.configs:
         raise UsageError("push all builds LinuxKit YAML", hint="give one or more .yml files")
@@ -68,7 +68,9 @@ def push_to_all(*, source: list[str], clouds: str, image_name: str | None, arch:
     unknown = [cloud for cloud in wanted if cloud not in CLOUDS]
     if unknown or not wanted:
         raise UsageError(f"--to {clouds}: choose among {', '.join(CLOUDS)}")
-    summary = push_all(chosen.configs, wanted, arch=arch_of(arch), name=image_name, reporter=reporter())
+    parts = [part for arch in arches for part in arch.split(",") if part]
+    targets = [arch_of(part) for part in parts] or [arch_of(None)]
+    summary = push_all(chosen.configs, wanted, arches=targets, name=image_name, reporter=reporter())
     emit(summary, lambda: text(summary), ids=[o.id or "-" for o in summary.pushes])
     if not summary.succeeded:
         raise typer.Exit(1)

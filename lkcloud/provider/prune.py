@@ -18,13 +18,13 @@ class PrunePlan:
 
 
 def plan_prune(records: Sequence[ImageRecord], keep: int, in_use: Collection[str] = ()) -> PrunePlan:
-    """Which images to remove: all but the newest ``keep`` of each family (by ``created``),
-    never one marked in use or whose id is in ``in_use``."""
+    """Which images to remove: all but the newest ``keep`` of each family and architecture (by
+    ``created``), never one marked in use or whose id is in ``in_use``."""
     if keep < 1:
         raise UsageError(f"--keep {keep}: keep at least 1 image per family")
-    families: dict[str, list[ImageRecord]] = defaultdict(list)
+    families: dict[tuple[str, str], list[ImageRecord]] = defaultdict(list)
     for record in records:
-        families[record.family].append(record)
+        families[record.family, record.arch].append(record)
     kept: list[ImageRecord] = []
     removed: list[ImageRecord] = []
     used: list[ImageRecord] = []

@@ -150,4 +150,5 @@ class ImageRecord:
     family: str = ""
     digest: str = ""
     in_use: bool = False  # an instance or a fleet uses it: never pruned
+    arch: str = ""  # amd64 or arm64 where the provider knows it; prune keeps N per family and arch
     details: dict[str, Any] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from lkcloud_aws.fleet import images_in_use
 from lkcloud_aws.session import Aws
 
 _LIVE = ["pending", "running", "stopping", "stopped"]
+ARCHES = {"x86_64": "amd64", "arm64": "arm64"}  # EC2's words
 
 
 def _images(aws: Aws) -> list[dict[str, Any]]:
@@ -35,7 +36,7 @@ def _record(image: dict[str, Any], used: set[str], region: str) -> ImageRecord:
     labels = tags.tag_dict(image.get("Tags"))
     return ImageRecord("aws", str(image["ImageId"]), str(image.get("Name", "")), str(image.get("CreationDate", "")),
                        family=labels.get(tags.FAMILY, ""), digest=labels.get(tags.DIGEST, ""),
-                       in_use=image["ImageId"] in used,
+                       in_use=image["ImageId"] in used, arch=ARCHES.get(str(image.get("Architecture")), ""),
                        details={"region": region, "snapshots": snapshots_of(image),
                                 "state": image.get("State", "")})
 

@@ -97,17 +97,22 @@ def publish(api: Api, spec: GallerySpec, source: dict[str, Any], tags: dict[str,
     return str(doc(created)["id"]), False
 
 
+ARCHITECTURE = "lkcloud_architecture"  # the definition's architecture, added to each version listed
+
+
 def versions(api: Api) -> list[dict[str, Any]]:
-    """Every lkcloud-made gallery image version in the resource group's galleries."""
+    """Every lkcloud-made gallery image version in the resource group's galleries (each with its
+    definition's architecture under :data:`ARCHITECTURE`)."""
     compute = api.clients.compute
 
     def listing() -> list[dict[str, Any]]:
         out = []
         for gallery in compute.galleries.list_by_resource_group(api.group):
             for definition in compute.gallery_images.list_by_gallery(api.group, gallery.name):
+                architecture = str(doc(definition).get("properties", {}).get("architecture") or "x64")
                 for version in compute.gallery_image_versions.list_by_gallery_image(api.group, gallery.name,
                                                                                      definition.name):
-                    out.append(doc(version))
+                    out.append({**doc(version), ARCHITECTURE: architecture})
         return out
 
     found = api.call("listing gallery image versions", listing)

@@ -58,6 +58,7 @@ def _record(found: dict[str, Any], refs: set[str], kind: str, holds: str | None 
     return ImageRecord("azure", str(found["id"]), str(found["name"]), str(tags.get(image.CREATED_TAG, "")),
                        family=str(tags.get(lk_tags.FAMILY, "")), digest=str(tags.get(lk_tags.DIGEST, "")),
                        in_use=_in_use(str(found["id"]), refs) or (holds is not None and holds.lower() in refs),
+                       arch="arm64" if str(found.get(gallery.ARCHITECTURE, "x64")).lower() == "arm64" else "amd64",
                        details=details)
 
 

@@ -12,6 +12,8 @@ from lkcloud_gcp.calls import listing
 from lkcloud_gcp.clients import Api
 from lkcloud_gcp.operations import last
 
+ARCHES = {"X86_64": "amd64", "ARM64": "arm64"}  # Compute Engine's words
+
 
 def referenced(api: Api) -> set[str]:
     """Names of images some instance template boots from."""
@@ -23,6 +25,7 @@ def referenced(api: Api) -> set[str]:
 def record(found: Any, in_use: set[str]) -> ImageRecord:
     return ImageRecord("gcp", str(found.self_link), str(found.name), str(found.creation_timestamp),
                        family=str(found.family or ""), digest=image.digest_of(found), in_use=found.name in in_use,
+                       arch=ARCHES.get(str(found.architecture or ""), ""),
                        details={"status": str(found.status), "deprecated": found.deprecated.state or None})
 
 

@@ -13,7 +13,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lkcloud.diskfile import KERNEL_SUFFIX, Kind
+from lkcloud.diskfile import KERNEL_SUFFIX, Kind, kernel_arch
 from lkcloud.fsutil import atomic_path
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.types import Artifact, ImageRecord, PushResult
@@ -92,8 +92,9 @@ def list_images(images: Path, in_use: set[str]) -> list[ImageRecord]:
         is_kernel = path.name.endswith(KERNEL_SUFFIX)
         image_id = str(path)[: -len(KERNEL_SUFFIX)] if is_kernel else str(path)
         name = Path(image_id).name.split(".")[0]
+        arch = kernel_arch(path) if is_kernel else None
         records.append(ImageRecord(provider=PROVIDER, id=image_id, name=name, created=_created(path),
-                                   family=_family(name), in_use=image_id in in_use,
+                                   family=_family(name), in_use=image_id in in_use, arch=str(arch or ""),
                                    details={"bytes": path.stat().st_size, "kernel": is_kernel}))
     return sorted(records, key=lambda r: (r.created, r.id), reverse=True)
 

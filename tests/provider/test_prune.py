@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lkcloud.errors import UsageError
@@ -34,3 +36,11 @@ def test_in_use_ids_from_outside_are_kept_too() -> None:
 def test_keep_at_least_one() -> None:
     with pytest.raises(UsageError, match="--keep 0"):
         plan_prune(RECORDS, keep=0)
+
+
+def test_each_architecture_of_a_family_keeps_its_newest() -> None:
+    records = [dataclasses.replace(record("x1", "x", "2026-01-01"), arch="amd64"),
+               dataclasses.replace(record("x2", "x", "2026-01-02"), arch="arm64"),
+               dataclasses.replace(record("x3", "x", "2026-01-03"), arch="amd64")]
+    plan = plan_prune(records, keep=1)
+    assert [r.id for r in plan.remove] == ["x1"] and sorted(r.id for r in plan.keep) == ["x2", "x3"]
