@@ -2,7 +2,7 @@
 
 The layer is a file of zeros (``--mb``, 512 by default) in a tar, gzip-compressed to a few
 hundred KiB in the cache: the shape of a decompression bomb. The build runs in a child process
-which reports its own peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``); the same figure for a
+which reports its own peak RSS (``VmHWM``: ``ru_maxrss`` would count the parent's before exec); the same figure for a
 child that only imports lkcloud is printed beside it.
 
 Run: .venv/bin/python benchmarks/build_memory.py [--mb 512]
@@ -30,10 +30,9 @@ from pathlib import Path
 from lkcloud.build import BuildOptions, build
 config, out, cache = map(Path, sys.argv[1:4])
 build(BuildOptions(files=(config,), formats=("tar",), outdir=out, cache=cache))
-import resource
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """
-IMPORT_ONLY = "import lkcloud.build, lkcloud.assemble, lkcloud.oci.store, resource\n" + BUILD.rsplit("\n", 2)[-2]
+IMPORT_ONLY = "import lkcloud.build, lkcloud.assemble, lkcloud.oci.store\n" + BUILD.rsplit("\n", 2)[-2]
 
 
 class _Zeros(io.RawIOBase):
@@ -64,7 +63,7 @@ def seed(work: Path, megabytes: int) -> Path:
 
 
 def peak_rss_mib(code: str, *args: str) -> float:
-    """The child's own peak RSS, which it prints last (``ru_maxrss``, KiB)."""
+    """The child's own peak RSS, which it prints last (``VmHWM``, KiB)."""
     done = subprocess.run([sys.executable, "-c", code, *args], check=True, cwd=ROOT, capture_output=True, text=True)
     return int(done.stdout.split()[-1]) / 1024
 
