@@ -6,9 +6,10 @@ import contextlib
 import hashlib
 import io
 import os
+import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -78,3 +79,14 @@ def hashing_writer(out: BinaryIO, *hashes: hashlib._Hash) -> io.BufferedWriter:
     """A writer onto ``out`` that updates ``hashes`` as bytes pass: a digest of written data
     without reading it back. Flush (or close) it before using ``out`` or the digests."""
     return io.BufferedWriter(_Tee(out, hashes), 1 << 20)
+
+
+def ancestors(names: Iterable[str]) -> set[str]:
+    """Every ancestor directory of the relative POSIX paths ``names`` (not the root)."""
+    found: set[str] = set()
+    for name in names:
+        parent = posixpath.dirname(name)
+        while parent and parent not in found:
+            found.add(parent)
+            parent = posixpath.dirname(parent)
+    return found

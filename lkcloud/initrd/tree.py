@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lkcloud.errors import BuildError
+from lkcloud.fsutil import ancestors
 from lkcloud.initrd.cpio import CpioWriter
 
 SPLIT = {"boot/kernel": "kernel", "boot/cmdline": "cmdline", "boot/ucode.cpio": "ucode"}
@@ -50,15 +51,7 @@ def select(members: Sequence[tarfile.TarInfo]) -> tuple[Tree, Tree]:
     return tree, split
 
 
-def parents(names: Iterable[str]) -> set[str]:
-    """Every ancestor directory of ``names`` (not the root)."""
-    found: set[str] = set()
-    for name in names:
-        parent = posixpath.dirname(name)
-        while parent and parent not in found:
-            found.add(parent)
-            parent = posixpath.dirname(parent)
-    return found
+parents = ancestors  # every ancestor directory of the names (not the root)
 
 
 def read_data(tar: BinaryIO, member: tarfile.TarInfo | None) -> bytes:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lkcloud.errors import BuildError
+from lkcloud.fsutil import ancestors
 from lkcloud.pkg import elf
 from lkcloud.pkg.debs import ARCHES, Pool
 
@@ -138,10 +139,4 @@ def add_overlay(staged: Staged, overlay: Path) -> None:
 
 def parents(staged: Staged) -> list[str]:
     """Every directory that must exist for the staged paths, sorted."""
-    dirs: set[str] = set()
-    for rel in staged:
-        parent = posixpath.dirname(rel)
-        while parent and parent not in dirs:
-            dirs.add(parent)
-            parent = posixpath.dirname(parent)
-    return sorted(dirs)
+    return sorted(ancestors(staged))
