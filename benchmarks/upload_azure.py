@@ -131,7 +131,7 @@ def uploader(url: str, container: str) -> PageBlobUploader:
 
 def timed_push(up: PageBlobUploader, path: Path, cwd: Path | None) -> tuple[float, dict[str, object], int]:
     """One push of ``path``; the time leaves out the file's digest (the build computes it)."""
-    lineage = Lineage("bench", "bench-", None, cwd) if cwd is not None else None
+    lineage = Lineage("bench", "bench-", cwd=cwd) if cwd is not None else None
     digest = file_digest(path)
     start = time.perf_counter()
     result = up.upload(check(path), f"bench-{digest[7:23]}.vhd", digest, lineage=lineage)

@@ -42,6 +42,7 @@ from lkcloud.provider.manifests import BlockManifest, ManifestStore
 from lkcloud.state import STATE_DIR
 from lkcloud_azure.calls import DataRoleMissing, find
 from lkcloud_azure.upload import (
+    ARCH_KEY,
     COMPLETE_KEY,
     DIGEST_KEY,
     FAMILY_KEY,
@@ -67,6 +68,7 @@ class Lineage:
     family: str
     prefix: str  # the family's blob names are PREFIX + 16 hex digits + ".vhd"
     parent: str | None = None  # a blob in the container, NONE, or None: the family's newest
+    arch: str = "amd64"  # of the image: only blobs of the same architecture are built on
     cwd: Path | None = None  # the directory whose .lkcloud/manifests/azure holds the manifests (default: here)
 
     def store(self) -> ManifestStore:
@@ -140,7 +142,7 @@ class Job:
 def upload(job: Job, found: Any) -> UploadResult:
     """The job's image into its blob; ``found`` is the blob's properties when it holds this
     content already (complete, or an interrupted upload), else None."""
-    metadata = {DIGEST_KEY: job.digest, FAMILY_KEY: job.lineage.family}
+    metadata = {DIGEST_KEY: job.digest, FAMILY_KEY: job.lineage.family, ARCH_KEY: job.lineage.arch}
     if found is not None and found.metadata.get(COMPLETE_KEY) == "true":
         if job.manifest(job.name, found) is None:
             job.new = blocks.scan(job.image.path, job.image.size)
@@ -181,7 +183,7 @@ def choose(job: Job) -> tuple[Base | None, str]:
         return None, "--parent none"
     found = [_named(job.up, lineage.parent, job.name)] if lineage.parent else _family(job.up, lineage, job.name)
     if not found:
-        return None, f"no earlier blob of family {lineage.family} in container {job.up.container}"
+        return None, f"no earlier {lineage.arch} blob of family {lineage.family} in container {job.up.container}"
     for props in found:
         manifest = job.manifest(props.name, props)
         if manifest is not None:
@@ -205,12 +207,14 @@ def _named(up: PageBlobUploader, name: str, target: str) -> Any:
 
 
 def _family(up: PageBlobUploader, lineage: Lineage, target: str) -> list[Any]:
-    """The family's complete blobs in the container, newest first."""
+    """The family's complete blobs of the image's architecture in the container, newest first
+    (a blob pushed before lkcloud recorded the architecture counts as amd64)."""
     container = up.service.get_container_client(up.container)
     listed = up.calls.call(f"listing the blobs of family {lineage.family}",
                            lambda: list(container.list_blobs(name_starts_with=lineage.prefix, include=["metadata"])))
     mine = [p for p in listed if p.name != target and lineage.is_family_blob(p.name)
-            and (p.metadata or {}).get(COMPLETE_KEY) == "true"]
+            and (p.metadata or {}).get(COMPLETE_KEY) == "true"
+            and (p.metadata or {}).get(ARCH_KEY, "amd64") == lineage.arch]
     return sorted(mine, key=lambda p: (p.last_modified, p.name), reverse=True)
 
 

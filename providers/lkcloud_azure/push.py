@@ -73,7 +73,7 @@ def plan(api: Api, artifact: Artifact, options: PushOptions) -> Plan:
     prefix = f"{image.safe_name(artifact.name, 60)}-"
     blob = f"{prefix}{artifact.digest.removeprefix('sha256:')[:16]}.vhd"
     return Plan(disk, name, generation, blob, image.parse_tags(options.tags), spec,
-                Lineage(artifact.name, prefix, _parent(options.parent)))
+                Lineage(artifact.name, prefix, parent=_parent(options.parent), arch=str(artifact.arch)))
 
 
 def _parent(value: str | None) -> str | None:

@@ -41,6 +41,7 @@ GRANULE = 64 << 10  # zero runs shorter than this are sent rather than split aro
 DIGEST_KEY = "lkcloud_digest"
 COMPLETE_KEY = "lkcloud_complete"
 FAMILY_KEY = "lkcloud_family"
+ARCH_KEY = "lkcloud_arch"  # amd64 | arm64: a release builds on one of its own architecture
 PARENT_KEY = "lkcloud_parent"  # an incremental blob: the blob it was copied from (same container)
 PARENT_ETAG_KEY = "lkcloud_parent_etag"  # ... and that blob's ETag when it was copied
 _ZERO_PAGE = bytes(PAGE)

@@ -58,9 +58,10 @@ def blob_name(path: Path) -> str:
 
 
 def push(url: str, container: str, path: Path, cwd: Path, *, parent: str | None = None,
-         concurrency: int = 4) -> UploadResult:
+         concurrency: int = 4, arch: str = "amd64") -> UploadResult:
     uploader = PageBlobUploader(blob_service(url), container, FAST_CALLS, concurrency, wait_seconds=20)
-    return uploader.upload(check(path), blob_name(path), file_digest(path), lineage=Lineage("web", "web-", parent, cwd))
+    lineage = Lineage("web", "web-", parent, arch=arch, cwd=cwd)
+    return uploader.upload(check(path), blob_name(path), file_digest(path), lineage=lineage)
 
 
 def reads_back(url: str, container: str, path: Path) -> bool:
@@ -83,7 +84,7 @@ def copies(azurite_url: str) -> Iterator[AsyncCopyProxy]:
 def test_the_second_push_copies_the_first_and_writes_only_what_changed(
         copies: AsyncCopyProxy, container: str, old: Path, new: Path, tmp_path: Path) -> None:
     first = push(copies.url, container, old, tmp_path)
-    assert first.how["mode"] == "full" and "no earlier blob of family web" in first.how["why"]
+    assert first.how["mode"] == "full" and "no earlier amd64 blob of family web" in first.how["why"]
     second = push(copies.url, container, new, tmp_path)
     assert second.how | {"bytes_read": 0} == {
         "mode": "incremental", "parent": blob_name(old), "base": "manifest", "resumed": False, "block_size": BLOCK,
@@ -118,6 +119,13 @@ def test_killed_while_the_copy_is_pending_waits_for_it_then_goes_on(
     resumed = push(copies.url, container, new, tmp_path)
     assert resumed.how["resumed"] and copies.copy_stats["copies"] == 1 and copies.copy_stats["refused"] == 0
     assert reads_back(copies.url, container, new)
+
+
+def test_a_release_builds_on_one_of_its_own_architecture(copies: AsyncCopyProxy, container: str, old: Path,
+                                                        new: Path, tmp_path: Path) -> None:
+    push(copies.url, container, old, tmp_path, arch="arm64")
+    first = push(copies.url, container, new, tmp_path)
+    assert first.how["mode"] == "full" and "no earlier amd64 blob" in first.how["why"]
 
 
 def test_without_a_manifest_the_parent_is_read_back(copies: AsyncCopyProxy, container: str, old: Path, new: Path,
