@@ -10,6 +10,7 @@ deployment errors"); connection errors are retried too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from typing import Any, TypeVar
 
 from azure.core.exceptions import (
@@ -39,9 +40,11 @@ class DataRoleMissing(CredentialsError):
 
 
 def error_code(exc: BaseException) -> str:
-    """The error code of a refused call (``ResourceGroupNotFound``, ``AuthorizationPermissionMismatch``)."""
+    """The error code of a refused call (``ResourceGroupNotFound``, ``AuthorizationPermissionMismatch``);
+    Blob storage's known codes arrive as ``StorageErrorCode`` members, spelled by their value."""
     error = getattr(exc, "error", None)
-    return str(getattr(error, "code", "") or getattr(exc, "error_code", "") or "")
+    code = getattr(error, "code", "") or getattr(exc, "error_code", "") or ""
+    return str(code.value if isinstance(code, Enum) else code)
 
 
 def retry_after(exc: HttpResponseError) -> float | None:

@@ -27,6 +27,8 @@ OPTIONS = ProviderOptions(instance_type_aliases=("--vm-size",), options=(
     ProviderOption("replicate_to", ("--replicate-to",), "extra region for the gallery version (repeatable)",
                    verbs=PUSH, multiple=True),
     ProviderOption("tags", ("--tag",), "tag K=V (repeatable)", verbs=PUSH, multiple=True),
+    ProviderOption("parent", ("--parent",), "blob to build the upload on (BLOB in --container), or none for a"
+                   " full upload (default: the family's newest blob)", verbs=PUSH),
     ProviderOption("ssh_key", ("--ssh-key",), "OpenSSH public key file for the admin user", type=Path,
                    verbs=LAUNCH),
     ProviderOption("public_ip", ("--public-ip/--no-public-ip",), "give each VM a public IP (default: yes)", type=bool,

@@ -76,7 +76,7 @@ class AzureProvider:
         push_options = push.PushOptions(
             generation=flags.get("generation"), gallery=flags.get("gallery"), definition=flags.get("image_definition"),
             version=flags.get("version"), replicate_to=tuple(flags.get("replicate_to") or ()),
-            tags=tuple(flags.get("tags") or ()))
+            tags=tuple(flags.get("tags") or ()), parent=flags.get("parent"))
         run_options = RunOptions(ssh_key=read_ssh_key(flags.get("ssh_key")),
                                  public_ip=flags.get("public_ip") is not False,
                                  allow_ports=parse_ports(flags.get("allow_ports")))

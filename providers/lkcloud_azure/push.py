@@ -3,7 +3,8 @@ idempotently.
 
 Everything is checked before the first call (the VHD's footer and size, names, tags, the
 gallery version). An image of the same name and digest is reused without uploading; the VHD
-goes up as a resumable page blob named from the family and the content.
+goes up as a resumable page blob named from the family and the content, built on the family's
+previous blob where there is one (:mod:`lkcloud_azure.incremental`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from lkcloud.provider import tags as lk_tags
 from lkcloud.provider.types import Artifact, PushResult
 from lkcloud_azure import gallery, image, storage, vhd
 from lkcloud_azure.clients import Api
+from lkcloud_azure.incremental import NONE, Lineage
 from lkcloud_azure.upload import PageBlobUploader, UploadResult
 
 GENERATIONS = ("V1", "V2")
@@ -30,6 +32,7 @@ class PushOptions:
     version: str | None = None
     replicate_to: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()  # K=V
+    parent: str | None = None  # --parent: the blob to build on, "none" (a full upload); default the family's newest
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Plan:
     blob: str
     tags: dict[str, str]
     gallery: gallery.GallerySpec | None
+    lineage: Lineage
 
 
 def plan(api: Api, artifact: Artifact, options: PushOptions) -> Plan:
@@ -66,8 +70,19 @@ def plan(api: Api, artifact: Artifact, options: PushOptions) -> Plan:
                                    tuple(options.replicate_to), "Arm64" if arm64 else "x64").check()
     elif options.replicate_to or options.definition or options.version:
         raise UsageError("--image-definition, --version and --replicate-to need --gallery")
-    blob = f"{image.safe_name(artifact.name, 60)}-{artifact.digest.removeprefix('sha256:')[:16]}.vhd"
-    return Plan(disk, name, generation, blob, image.parse_tags(options.tags), spec)
+    prefix = f"{image.safe_name(artifact.name, 60)}-"
+    blob = f"{prefix}{artifact.digest.removeprefix('sha256:')[:16]}.vhd"
+    return Plan(disk, name, generation, blob, image.parse_tags(options.tags), spec,
+                Lineage(artifact.name, prefix, parent=_parent(options.parent), arch=str(artifact.arch)))
+
+
+def _parent(value: str | None) -> str | None:
+    """--parent: a blob name in the container, or none."""
+    if value is None or value.lower() == NONE:
+        return None if value is None else NONE
+    if not 0 < len(value) <= 1024 or not value.isprintable() or value.startswith("/"):
+        raise UsageError(f"--parent {value!r}: not a blob name", hint="name a blob in --container, or none")
+    return value
 
 
 def _reuse(found: dict[str, object], chosen: Plan, digest: str) -> str:
@@ -84,8 +99,9 @@ def upload(api: Api, chosen: Plan, digest: str, reporter: Reporter = NULL) -> Up
     target = storage.Storage(api)
 
     def into(service: object) -> UploadResult:
-        uploader = PageBlobUploader(service, api.config.container, api.calls, api.config.concurrency)
-        return uploader.upload(chosen.disk, chosen.blob, digest, reporter)
+        uploader = PageBlobUploader(service, api.config.container, api.calls, api.config.concurrency,
+                                    api.config.timing.operation_seconds)
+        return uploader.upload(chosen.disk, chosen.blob, digest, reporter, chosen.lineage)
 
     try:
         return into(target.open())
@@ -104,6 +120,7 @@ def _result(api: Api, artifact: Artifact, chosen: Plan, result_id: str, *, reuse
         locations=tuple((region, result_id) for region in dict.fromkeys(regions)), reused=reused,
         bytes_sent=uploaded.bytes_sent if uploaded else 0,
         bytes_skipped=uploaded.bytes_skipped if uploaded else chosen.disk.size,
+        parent=uploaded.parent if uploaded else None,
         scope={"subscription": api.config.subscription, "resource_group": api.group,
                "location": api.config.location},
         details=details)
@@ -117,7 +134,7 @@ def _push_arm64(api: Api, artifact: Artifact, chosen: Plan, reporter: Reporter) 
     tags = image.lkcloud_tags(artifact.digest, artifact.name, uploaded.url, chosen.tags)
     version_id, reused = gallery.publish(api, chosen.gallery, source, tags, reporter)
     details: dict[str, object] = {"generation": chosen.generation, "blob": uploaded.url, "gallery_version": version_id,
-                                  "resumed_ranges": uploaded.skipped}
+                                  "resumed_ranges": uploaded.skipped, "upload": uploaded.how}
     return _result(api, artifact, chosen, version_id, reused=reused and uploaded.reused, uploaded=uploaded,
                    details=details)
 
@@ -141,7 +158,8 @@ def push(api: Api, artifact: Artifact, options: PushOptions, reporter: Reporter 
     image_id = str(created["id"])
     result_id, reused = image_id, found is not None
     details: dict[str, object] = {"generation": chosen.generation, "blob": blob_url, "image": image_id,
-                                  "resumed_ranges": uploaded.skipped if uploaded else 0}
+                                  "resumed_ranges": uploaded.skipped if uploaded else 0,
+                                  "upload": uploaded.how if uploaded else {"mode": "reused"}}
     if chosen.gallery is not None:
         tags = image.lkcloud_tags(artifact.digest, artifact.name, blob_url, chosen.tags)
         result_id, version_reused = gallery.publish(api, chosen.gallery, {"source": {"id": image_id}}, tags, reporter)

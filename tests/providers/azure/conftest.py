@@ -17,6 +17,7 @@ from lkcloud_azure.settings import Timing
 from tests.providers.azure.vhds import MIB, make_vhd
 from tests.servers.azure_tls import TlsFiles, self_signed
 from tests.servers.azurite import azurite, azurite_executable, connection_string
+from tests.servers.azurite_copy import AsyncCopyProxy
 from tests.servers.fake_arm import FakeArm, fake_arm
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000cafe"
@@ -32,10 +33,12 @@ _containers = itertools.count()
 
 @pytest.fixture(scope="session")
 def azurite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Azurite's blob service behind the proxy that copies blobs as Azure does: asynchronously,
+    into independent blobs (tests/servers/azurite_copy.py)."""
     if azurite_executable() is None:
         pytest.skip("Azurite is not installed: run scripts/bootstrap (npm install azurite@3.35.0 into .tools)")
-    with azurite(tmp_path_factory.mktemp("azurite")) as url:
-        yield url
+    with azurite(tmp_path_factory.mktemp("azurite")) as url, AsyncCopyProxy(url, polls=2) as proxy:
+        yield proxy.url
 
 
 @pytest.fixture

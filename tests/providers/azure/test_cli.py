@@ -113,3 +113,29 @@ def test_options_import_no_azure_sdk() -> None:
     code = ("import sys, lkcloud_azure.options, lkcloud.cli.main; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'azure'))")
     assert run([sys.executable, "-c", code], cwd=ROOT).text.strip() == "[]"
+
+
+def test_push_json_says_what_it_built_on(azure_env: dict[str, str], container: str, vhd: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    def pushed(path: Path, *extra: str) -> dict[str, object]:
+        assert main(["--json", "push", "azure", str(path), "--container", container, "--family", "web", *extra]) == 0
+        return dict(json.loads(capsys.readouterr().out))
+
+    first = pushed(vhd)
+    changed = tmp_path / "changed.vhd"
+    changed.write_bytes(vhd.read_bytes())
+    with changed.open("r+b") as fh:
+        fh.seek(1024)
+        fh.write(b"\x04" * 512)
+    second = pushed(changed)
+    details = second["details"]
+    assert isinstance(details, dict) and isinstance(first["details"], dict)
+    assert second["parent"] == first["details"]["blob"] and details["upload"]["mode"] == "incremental"
+    assert second["bytes_sent"] == 512 * 1024 < int(str(first["bytes_sent"]))
+    again = tmp_path / "again.vhd"
+    again.write_bytes(changed.read_bytes())
+    with again.open("r+b") as fh:
+        fh.seek(2048)
+        fh.write(b"\x06" * 512)
+    full = pushed(again, "--parent", "none")
+    assert full["parent"] is None and full["bytes_sent"] == first["bytes_sent"]

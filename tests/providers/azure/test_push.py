@@ -11,6 +11,7 @@ from azure.core.exceptions import HttpResponseError
 from lkcloud.artifact import from_file
 from lkcloud.errors import CredentialsError, UsageError
 from lkcloud.platform import Arch, BootMode
+from lkcloud.provider import render
 from lkcloud_azure import push
 from lkcloud_azure.calls import AzureErrors, DataRoleMissing
 from lkcloud_azure.clients import Api
@@ -167,3 +168,40 @@ def test_arm64_is_a_gallery_version_made_from_the_vhd(account_env: dict[str, str
     assert result.arch == "arm64" and result.id.endswith("/versions/1.0.0")
     again = push.push(api, from_file(vhd, name="web", arch=Arch.ARM64), options)
     assert again.reused and again.bytes_sent == 0
+
+
+def test_a_second_push_of_the_family_builds_on_the_first(api: Api, arm: FakeArm, vhd: Path, tmp_path: Path) -> None:
+    first = push.push(api, from_file(vhd, name="web"), PushOptions())
+    changed = tmp_path / "changed.vhd"
+    changed.write_bytes(vhd.read_bytes())
+    with changed.open("r+b") as fh:
+        fh.seek(20 * MIB)
+        fh.write(b"\x03" * (64 * 1024))
+    second = push.push(api, from_file(changed, name="web"), PushOptions())
+    assert second.parent == first.details["blob"] and second.bytes_sent == 128 * 1024  # the changed block's data
+    assert second.bytes_sent + second.bytes_skipped == changed.stat().st_size
+    upload = second.details["upload"]
+    assert (upload["mode"], upload["base"], upload["blocks_written"]) == ("incremental", "manifest", 1)
+    assert f"sent 128.0 KiB, skipped 23.9 MiB (on top of {first.details['blob']})" in render.push_text(second)
+    blob_url = str(second.details["blob"])
+    (put,) = arm.recorded("PUT", rf"/images/{second.name}$")
+    assert put.body["properties"]["storageProfile"]["osDisk"]["blobUri"] == blob_url
+    service = api.clients.blob_service()
+    blob = service.get_blob_client(api.config.container, blob_url.rsplit("/", 1)[1])
+    assert blob.download_blob().readall() == changed.read_bytes()
+    assert push.push(api, from_file(vhd, name="other"), PushOptions()).parent is None  # another family
+
+
+def test_parent_none_pushes_everything(api: Api, vhd: Path, tmp_path: Path) -> None:
+    push.push(api, from_file(vhd, name="web"), PushOptions())
+    other = make_vhd(tmp_path / "other.vhd", 24, ((0, MIB),), seed=5)
+    result = push.push(api, from_file(other, name="web"), PushOptions(parent="none"))
+    assert result.parent is None and result.details["upload"] == {"mode": "full", "resumed": False,
+                                                                  "why": "--parent none"}
+
+
+@pytest.mark.parametrize("parent", ["", "/abs.vhd", "bad\nname"])
+def test_a_bad_parent_is_refused_before_any_call(api: Api, arm: FakeArm, vhd: Path, parent: str) -> None:
+    with pytest.raises(UsageError, match=r"--parent .*: not a blob name"):
+        push.push(api, from_file(vhd, name="web"), PushOptions(parent=parent))
+    assert arm.requests == []
