@@ -2,7 +2,8 @@
 
 Always: ClientToken idempotency (the first answer replayed for the same parameters, even after
 the snapshot is gone; ConflictException for other parameters), snapshots pending until
-CompleteSnapshot, DataLength/checksum/ChangedBlocksCount/LINEAR checks, BlockSize 524288.
+CompleteSnapshot, DataLength/checksum/ChangedBlocksCount/LINEAR checks, BlockSize 524288;
+ParentSnapshotId and reads through the parent chain are ``moto_ext_ebs_lineage``'s.
 Switched on per test (``moto_ext_behaviour``): ResourceNotFoundException for a while after
 StartSnapshot, throttling of bursts, slow block writes, and snapshots that stay pending while
 EBS completes them.
@@ -21,6 +22,7 @@ import moto_ext_behaviour as behaviour
 from moto.core.responses import ActionResult
 from moto.ebs.models import EBSBackend
 from moto.ebs.responses import EBSResponse
+from moto_ext_ebs_lineage import adopt, check_parent
 from moto_ext_errors import fault
 
 BLOCK_SIZE = 524288
@@ -56,15 +58,20 @@ def start_snapshot(self: EBSResponse) -> ActionResult:
             raise fault("ebs", "ConflictException", "The request uses the same client token as a previous, but"
                                                     " non-identical request.")
         return ActionResult(answer)
+    parent_id = self._get_param("ParentSnapshotId")
+    parent = check_parent(backend, parent_id, self._get_param("VolumeSize"), self._get_param("Encrypted"))
     result = _original_start(self)
     snapshot_id = result.result["SnapshotId"]  # type: ignore[index]
     backend.ec2_backend.snapshots[snapshot_id].status = "pending"
     snapshot = backend.snapshots[snapshot_id]
     snapshot.block_size = BLOCK_SIZE
+    adopt(snapshot, parent)
     behaviour.born(snapshot_id)
     answer = {"SnapshotId": snapshot_id, "OwnerId": snapshot.account_id, "Status": "pending",
               "VolumeSize": snapshot.volume_size, "BlockSize": BLOCK_SIZE, "StartTime": snapshot.start_time,
               "Tags": snapshot.tags, "Description": snapshot.description}
+    if parent_id:
+        answer["ParentSnapshotId"] = parent_id
     if token:
         _tokens(backend)[token] = (_request_key(self), answer)
     return ActionResult(answer)

@@ -179,8 +179,11 @@ def test_checksums_are_the_blocks_sha256(aws: Aws, aws_env: Moto, tmp_path: Path
     image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=3)
     result = upload(aws, image, tmp_path / "journal")
     ebs = aws.client("ebs")
+    listed = ebs.list_snapshot_blocks(SnapshotId=result.snapshot_id)["Blocks"]
+    tokens = {b["BlockIndex"]: b["BlockToken"] for b in listed}
     for block in scan(image):
-        got = ebs.get_snapshot_block(SnapshotId=result.snapshot_id, BlockIndex=block.index, BlockToken="x")
+        got = ebs.get_snapshot_block(SnapshotId=result.snapshot_id, BlockIndex=block.index,
+                                     BlockToken=tokens[block.index])
         assert got["Checksum"] == base64.b64encode(block.digest).decode()
 
 
