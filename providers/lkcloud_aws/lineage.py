@@ -115,24 +115,31 @@ def read_back(aws: Aws, snapshot_id: str, reporter: Reporter = NULL) -> dict[int
     clients = aws.shards("ebs", tuning.shards, tuning.concurrency)
     task = reporter.task(f"reading {snapshot_id}'s block checksums", total=len(listed) * BLOCK_SIZE)
     found: dict[int, bytes] = {}
+    pool = ThreadPoolExecutor(max_workers=tuning.concurrency, thread_name_prefix="ebs-get")
     try:
-        with ThreadPoolExecutor(max_workers=tuning.concurrency, thread_name_prefix="ebs-get") as pool:
-            jobs = [pool.submit(_block_digest, aws, clients[n % len(clients)], snapshot_id, block)
-                    for n, block in enumerate(listed)]
-            for job in jobs:
-                index, digest = job.result()
-                task.advance(BLOCK_SIZE)
-                if digest is not None:
-                    found[index] = digest
+        jobs = [pool.submit(_block_digest, aws, clients[n % len(clients)], snapshot_id, block)
+                for n, block in enumerate(listed)]
+        for job in jobs:
+            index, digest = job.result()
+            task.advance(BLOCK_SIZE)
+            if digest is not None:
+                found[index] = digest
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after a failure or ^C: no more reads
         task.done()
     return found
 
 
-def _read(aws: Aws, store: ManifestStore, snapshot: Mapping[str, Any], reporter: Reporter) -> Base:
+def _read(aws: Aws, store: ManifestStore, snapshot: Mapping[str, Any], reporter: Reporter) -> Base | None:
+    """The snapshot's blocks read back from EBS (and remembered); None, said, when EBS refuses
+    (the credentials may lack ebs:ListSnapshotBlocks or ebs:GetSnapshotBlock)."""
     snapshot_id = str(snapshot["SnapshotId"])
     reporter.step(f"no local block list of {snapshot_id}: reading its block checksums back from EBS")
-    blocks = read_back(aws, snapshot_id, reporter)
+    try:
+        blocks = read_back(aws, snapshot_id, reporter)
+    except AwsError as exc:
+        reporter.step(f"reading {snapshot_id} back failed ({exc.message}): pushing every block")
+        return None
     labels = tags.tag_dict(snapshot.get("Tags"))
     if labels.get(tags.DIGEST):
         remember(store, snapshot_id, digest=labels[tags.DIGEST], family=labels.get(tags.FAMILY, ""),

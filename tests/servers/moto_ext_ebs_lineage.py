@@ -34,6 +34,7 @@ import datetime
 import uuid
 from typing import Any
 
+import moto_ext_behaviour as behaviour
 from moto.core.responses import ActionResult
 from moto.ebs.models import Block, EBSBackend, EBSSnapshot
 from moto.ebs.responses import EBSResponse
@@ -52,8 +53,6 @@ def _error(code: str, message: str, reason: str) -> Any:
 
 def settled(ec2_snapshot: Any) -> str:
     """The EC2 state, moved on to completed once the sealing delay (``completing_seconds``) passed."""
-    import moto_ext_behaviour as behaviour
-
     done_at = getattr(ec2_snapshot, "lk_completed_at", None)
     if done_at is not None and behaviour.now() >= done_at:
         ec2_snapshot.status = "completed"
@@ -174,6 +173,9 @@ def _answer(snapshot: EBSSnapshot, key: str, items: list[dict[str, Any]], next_t
 
 
 def list_snapshot_blocks(self: EBSResponse) -> ActionResult:
+    armed = behaviour.take_fault("ListSnapshotBlocks")
+    if armed:
+        raise fault("ebs", str(armed.get("code", "AccessDeniedException")), "injected by the test")
     snapshot = _readable(self, self._get_param("SnapshotId"))
     start, size = _page(self)
     blocks = view(snapshot)

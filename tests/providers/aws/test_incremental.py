@@ -251,3 +251,16 @@ def test_the_cli_says_what_it_built_on(aws_env: Moto, tmp_path: Path, capsys: py
     assert "4 of 60 blocks written (1 zeroed), 57 unchanged from snap-" in err
     assert main(["push", "aws", str(two), "--parent", "latest", "--arch", "amd64"]) == 2
     assert "--parent 'latest': expected a snapshot id (snap-...) or none" in capsys.readouterr().err
+
+
+def test_a_refused_read_back_is_a_full_push(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
+    """Credentials without ebs:ListSnapshotBlocks: the parent's blocks cannot be read, the push is
+    a full one (and says so), not a failure."""
+    journal = tmp_path / "journal"
+    one = upload(aws, release(tmp_path / "1.raw", FIRST), journal)
+    lineage.manifests(journal).remove(one.snapshot_id)
+    aws_env.behave(fail={"ListSnapshotBlocks": {"code": "AccessDeniedException", "count": 1}})
+    new = release(tmp_path / "2.raw", second())
+    result = upload(aws, new, journal)
+    assert result.parent is None and result.sent == result.blocks
+    assert_reads_as(aws, result.snapshot_id, new)
