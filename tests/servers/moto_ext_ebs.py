@@ -28,6 +28,7 @@ from moto_ext_errors import fault
 BLOCK_SIZE = 524288
 _in_flight = [0]
 _in_flight_lock = threading.Lock()
+_link_free = [0.0]  # when the modelled uplink is next free (time.monotonic())
 
 
 def _tokens(backend: EBSBackend) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -98,6 +99,18 @@ def _throttle_burst() -> bool:
         return bool(limit) and _in_flight[0] > limit
 
 
+def _on_the_wire() -> float:
+    """Seconds this block spends crossing the modelled uplink (``uplink_bytes_per_second``): the
+    blocks in flight share it, one after another, as a client's upload bandwidth is shared."""
+    rate = float(behaviour.get("uplink_bytes_per_second"))
+    if rate <= 0:
+        return 0.0
+    with _in_flight_lock:
+        start = max(time.monotonic(), _link_free[0])
+        _link_free[0] = start + BLOCK_SIZE / rate
+        return _link_free[0] - time.monotonic()
+
+
 def put_snapshot_block(self: EBSResponse) -> ActionResult:
     snapshot_id = self._get_param("SnapshotId")
     try:
@@ -110,7 +123,7 @@ def put_snapshot_block(self: EBSResponse) -> ActionResult:
         # (https://github.com/awslabs/coldsnap/issues/43, https://github.com/awslabs/coldsnap/pull/56).
         if behaviour.age(snapshot_id) < float(behaviour.get("not_found_after_start")):
             raise fault("ebs", "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.")
-        time.sleep(float(behaviour.get("put_seconds")))
+        time.sleep(float(behaviour.get("put_seconds")) + _on_the_wire())
         return _put(self, snapshot_id)
     finally:
         with _in_flight_lock:
