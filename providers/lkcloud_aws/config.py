@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 from lkcloud.errors import UsageError
 from lkcloud.settings import Setting, Settings
 from lkcloud_aws import settings as keys
-from lkcloud_aws.choices import Method
+from lkcloud_aws.choices import SNAPSHOT_ID, Method
 from lkcloud_aws.session import Tuning
 
 
@@ -65,15 +64,12 @@ def parse_tags(values: Iterable[str] | None) -> dict[str, str]:
     return pairs
 
 
-_SNAPSHOT_ID = re.compile(r"snap-[0-9a-f]{8,17}")
-
-
 def parent(settings: Settings, flag: str | None, method: Method) -> str | None:
     """--parent > LKCLOUD_AWS_PARENT > aws.parent: a snapshot id or none; UsageError otherwise."""
     value = settings.text(keys.PARENT, flag)
     if value is None:
         return None
-    if value != "none" and not _SNAPSHOT_ID.fullmatch(value):
+    if value != "none" and not SNAPSHOT_ID.fullmatch(value):
         raise UsageError(f"--parent {value!r}: expected a snapshot id (snap-...) or none")
     if method is not Method.DIRECT and value != "none":
         raise UsageError("--parent builds on a snapshot with the EBS direct APIs", hint="use --method direct")

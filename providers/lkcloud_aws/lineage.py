@@ -23,6 +23,7 @@ from lkcloud.progress import NULL, Reporter
 from lkcloud.provider.manifests import BlockManifest, ManifestStore
 from lkcloud_aws import tags
 from lkcloud_aws.blocks import BLOCK_SIZE, scan
+from lkcloud_aws.choices import SNAPSHOT_ID
 from lkcloud_aws.errors import AwsError
 from lkcloud_aws.session import Aws
 
@@ -106,11 +107,25 @@ def _block_digest(aws: Aws, client: Any, snapshot_id: str, block: Mapping[str, A
     return index, None if data == _ZERO else hashlib.sha256(data).digest()
 
 
-def read_back(aws: Aws, snapshot_id: str, reporter: Reporter = NULL) -> dict[int, bytes]:
-    """The SHA-256 of each non-zero block of a completed snapshot, read from EBS (every block is
-    downloaded: EBS gives checksums only with the data)."""
-    listed = list(aws.pages(f"listing the blocks of {snapshot_id}", aws.client("ebs").list_snapshot_blocks,
-                            "Blocks", SnapshotId=snapshot_id, MaxResults=10000))
+def _listing(aws: Aws, snapshot_id: str, gib: int) -> list[dict[str, Any]]:
+    """ListSnapshotBlocks' pages, believed only while they name distinct blocks inside the volume
+    (an answer that goes on for ever, or past the volume, is an error, not an endless loop)."""
+    limit = gib * GIB // BLOCK_SIZE
+    listed: dict[int, dict[str, Any]] = {}
+    for block in aws.pages(f"listing the blocks of {snapshot_id}", aws.client("ebs").list_snapshot_blocks,
+                           "Blocks", SnapshotId=snapshot_id, MaxResults=10000):
+        index = block.get("BlockIndex")
+        if not isinstance(index, int) or not 0 <= index < limit or index in listed or len(listed) >= limit:
+            raise ProviderError(f"ListSnapshotBlocks of {snapshot_id} named block {index!r}, outside its"
+                                f" {gib} GiB or twice")
+        listed[index] = dict(block)
+    return list(listed.values())
+
+
+def read_back(aws: Aws, snapshot_id: str, gib: int, reporter: Reporter = NULL) -> dict[int, bytes]:
+    """The SHA-256 of each non-zero block of a completed snapshot of ``gib`` GiB, read from EBS
+    (every block is downloaded: EBS gives checksums only with the data)."""
+    listed = _listing(aws, snapshot_id, gib)
     tuning = aws.tuning
     clients = aws.shards("ebs", tuning.shards, tuning.concurrency)
     task = reporter.task(f"reading {snapshot_id}'s block checksums", total=len(listed) * BLOCK_SIZE)
@@ -136,7 +151,7 @@ def _read(aws: Aws, store: ManifestStore, snapshot: Mapping[str, Any], reporter:
     snapshot_id = str(snapshot["SnapshotId"])
     reporter.step(f"no local block list of {snapshot_id}: reading its block checksums back from EBS")
     try:
-        blocks = read_back(aws, snapshot_id, reporter)
+        blocks = read_back(aws, snapshot_id, int(snapshot.get("VolumeSize", 0)), reporter)
     except AwsError as exc:
         reporter.step(f"reading {snapshot_id} back failed ({exc.message}): pushing every block")
         return None
@@ -198,6 +213,8 @@ def resume(aws: Aws, store: ManifestStore, pending: Mapping[str, Any], *, read: 
     parent = tags.tag_dict(pending.get("Tags")).get(tags.PARENT, NONE)
     if parent == NONE:
         return True, None
+    if not SNAPSHOT_ID.fullmatch(parent):
+        return False, None
     snapshot = _describe(aws, parent)
     if snapshot is None or snapshot.get("State") != "completed":
         return False, None

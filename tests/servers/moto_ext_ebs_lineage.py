@@ -178,10 +178,13 @@ def list_snapshot_blocks(self: EBSResponse) -> ActionResult:
         raise fault("ebs", str(armed.get("code", "AccessDeniedException")), "injected by the test")
     snapshot = _readable(self, self._get_param("SnapshotId"))
     start, size = _page(self)
+    if behaviour.get("endless_block_listing"):  # a broken or hostile endpoint
+        start = 0
     blocks = view(snapshot)
     indices = sorted(index for index in blocks if index >= start)
     items = [{"BlockIndex": index, "BlockToken": token(blocks[index])} for index in indices[:size]]
-    return _answer(snapshot, "Blocks", items, _next(indices, size))
+    endless = base64.b64encode(b"0").decode() if behaviour.get("endless_block_listing") else None
+    return _answer(snapshot, "Blocks", items, endless or _next(indices, size))
 
 
 def list_changed_blocks(self: EBSResponse) -> ActionResult:

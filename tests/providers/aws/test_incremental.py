@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lkcloud.artifact import file_digest, from_file
-from lkcloud.errors import UsageError
+from lkcloud.errors import ProviderError, UsageError
 from lkcloud_aws import ebs_upload, lineage
 from lkcloud_aws.blocks import BLOCK_SIZE, Journal, scan
 from lkcloud_aws.session import Aws, Tuning
@@ -264,3 +264,14 @@ def test_a_refused_read_back_is_a_full_push(aws: Aws, aws_env: Moto, tmp_path: P
     result = upload(aws, new, journal)
     assert result.parent is None and result.sent == result.blocks
     assert_reads_as(aws, result.snapshot_id, new)
+
+
+def test_an_endless_block_listing_is_an_error_not_a_loop(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
+    """A parent read back from an endpoint whose ListSnapshotBlocks never ends (or names blocks
+    twice, or past the volume) fails with one line, in bounded time and memory."""
+    journal = tmp_path / "journal"
+    one = upload(aws, release(tmp_path / "1.raw", FIRST), journal)
+    lineage.manifests(journal).remove(one.snapshot_id)
+    aws_env.behave(endless_block_listing=True)
+    with pytest.raises(ProviderError, match="outside its 1 GiB or twice"):
+        upload(aws, release(tmp_path / "2.raw", second()), journal)

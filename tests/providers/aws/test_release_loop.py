@@ -12,8 +12,8 @@ import pytest
 
 from lkcloud.cli import context
 from lkcloud.cli.main import main
-from lkcloud_aws.session import Aws
-from tests.providers.aws.conftest import Moto
+from lkcloud_aws.session import Aws, Tuning
+from tests.providers.aws.conftest import REGION, Moto
 from tests.providers.aws.test_incremental import assert_reads_as, changed_blocks
 from tests.support.workers import Images
 
@@ -50,9 +50,10 @@ def built_disk(work: Path) -> Path:
     return disk
 
 
-def test_fleet_refresh_pushes_only_the_changed_function(worker_images: Images, aws_env: Moto, aws: Aws,
-                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_fleet_refresh_pushes_only_the_changed_function(worker_images: Images, aws_env: Moto, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    aws = Aws(REGION, Tuning(poll=0.01))
     store = Path(worker_images.v1).parent.parent / "store"  # the worker packages (tests/support/workers.py)
     assert (store / "index.json").is_file()
     shutil.copytree(store, tmp_path / "cache")
