@@ -224,10 +224,5 @@ def get_snapshot_block(self: EBSResponse) -> ActionResult:
 
 
 def install() -> None:
-    handlers = {
-        "list_snapshot_blocks": list_snapshot_blocks,
-        "list_changed_blocks": list_changed_blocks,
-        "get_snapshot_block": get_snapshot_block,
-    }
-    for name, handler in handlers.items():
-        setattr(EBSResponse, name, handler)
+    for handler in (list_snapshot_blocks, list_changed_blocks, get_snapshot_block):
+        setattr(EBSResponse, handler.__name__, handler)
