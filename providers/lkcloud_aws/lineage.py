@@ -11,6 +11,7 @@ off (``aws.read-parent``), when the push is a full one. Each choice is said on t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -97,14 +98,17 @@ def _from_manifest(store: ManifestStore, snapshot: Mapping[str, Any]) -> Base | 
 def _block_digest(aws: Aws, client: Any, snapshot_id: str, block: Mapping[str, Any]) -> tuple[int, bytes | None]:
     index = int(block["BlockIndex"])
 
-    def fetch() -> bytes:
+    def fetch() -> tuple[bytes, str]:
         answer = client.get_snapshot_block(SnapshotId=snapshot_id, BlockIndex=index, BlockToken=block["BlockToken"])
-        return bytes(answer["BlockData"].read())
+        return bytes(answer["BlockData"].read()), str(answer.get("Checksum") or "")
 
-    data = aws.call(f"reading block {index} of {snapshot_id}", fetch)
-    if len(data) != BLOCK_SIZE:
-        raise ProviderError(f"block {index} of {snapshot_id} came back with {len(data)} bytes, not {BLOCK_SIZE}")
-    return index, None if data == _ZERO else hashlib.sha256(data).digest()
+    data, checksum = aws.call(f"reading block {index} of {snapshot_id}", fetch)
+    digest = hashlib.sha256(data).digest()
+    matches = not checksum or checksum == base64.b64encode(digest).decode()
+    if len(data) != BLOCK_SIZE or not matches:
+        raise AwsError(f"block {index} of {snapshot_id} came back damaged ({len(data)} of {BLOCK_SIZE} bytes,"
+                       f" checksum {'as sent' if matches else 'not the data'})")
+    return index, None if data == _ZERO else digest
 
 
 def _listing(aws: Aws, snapshot_id: str, gib: int) -> list[dict[str, Any]]:
