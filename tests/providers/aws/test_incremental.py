@@ -275,3 +275,20 @@ def test_an_endless_block_listing_is_an_error_not_a_loop(aws: Aws, aws_env: Moto
     aws_env.behave(endless_block_listing=True)
     with pytest.raises(ProviderError, match="outside its 1 GiB or twice"):
         upload(aws, release(tmp_path / "2.raw", second()), journal)
+
+
+def test_deleting_an_older_release_keeps_the_newer_whole(aws_env: Moto, tmp_path: Path) -> None:
+    """images prune removes a parent: its manifest goes with it, and the child built on it still
+    reads as its own image (EBS keeps the blocks a remaining snapshot uses)."""
+    pushed = []
+    for number, seeds in ((1, FIRST), (2, second())):
+        (tmp_path / f"v{number}").mkdir()
+        pushed.append(provider().push(from_file(release(tmp_path / f"v{number}" / "fam.raw", seeds))))
+    aws = provider()
+    (oldest,) = [record for record in aws.images_list() if record.id == pushed[0].id]
+    old_snapshot, new_snapshot = (result.details["snapshot_id"] for result in pushed)
+    store = lineage.manifests(tmp_path / "journal")
+    assert store.load(old_snapshot) is not None
+    aws.image_delete(oldest)
+    assert store.load(old_snapshot) is None
+    assert_reads_as(aws.aws, new_snapshot, tmp_path / "v2" / "fam.raw")
