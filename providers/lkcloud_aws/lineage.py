@@ -76,8 +76,20 @@ def _family(aws: Aws, family: str) -> list[dict[str, Any]]:
                       Filters=[{"Name": f"tag:{tags.FAMILY}", "Values": [family]},
                                {"Name": f"tag:{tags.MANAGED}", "Values": [tags.TRUE]},
                                {"Name": "status", "Values": ["completed"]}])
-    snapshots = [dict(snap) for snap in found if snap.get("State") == "completed"]
-    return sorted(snapshots, key=lambda snap: (str(snap.get("StartTime", "")), snap["SnapshotId"]), reverse=True)
+    snapshots = {str(snap["SnapshotId"]): dict(snap) for snap in found if snap.get("State") == "completed"}
+
+    def generation(snapshot_id: str) -> int:
+        """How many of the family's snapshots are its ancestors: orders releases started within one
+        tick of StartTime's clock (a child is newer than its parent)."""
+        count, seen = 0, {snapshot_id}
+        parent = tags.tag_dict(snapshots[snapshot_id].get("Tags")).get(tags.PARENT)
+        while parent in snapshots and parent not in seen:
+            count, seen = count + 1, seen | {parent}
+            parent = tags.tag_dict(snapshots[parent].get("Tags")).get(tags.PARENT)
+        return count
+
+    order = {key: (str(snap.get("StartTime", "")), generation(key), key) for key, snap in snapshots.items()}
+    return [snapshots[key] for key in sorted(snapshots, key=order.__getitem__, reverse=True)]
 
 
 def _from_manifest(store: ManifestStore, snapshot: Mapping[str, Any]) -> Base | None:
