@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from lkcloud.platform import Arch, BootMode
+
+SNAPSHOT_ID = re.compile(r"snap-[0-9a-f]{8,17}")
 
 
 class Method(StrEnum):

@@ -11,7 +11,7 @@ from typing import Any
 from lkcloud.errors import UsageError
 from lkcloud.settings import Setting, Settings
 from lkcloud_aws import settings as keys
-from lkcloud_aws.choices import Method
+from lkcloud_aws.choices import SNAPSHOT_ID, Method
 from lkcloud_aws.session import Tuning
 
 
@@ -26,6 +26,8 @@ class PushOptions:
     ssm_parameter: str | None = None
     create_role: bool = False
     tpm: bool = False
+    parent: str | None = None  # --parent: a snapshot id, "none", or None to choose one
+    read_parent: bool = True  # read a parent's block checksums back from EBS when no manifest knows them
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,18 @@ def parse_tags(values: Iterable[str] | None) -> dict[str, str]:
             raise UsageError(f"--tag {value!r}: expected KEY=VALUE")
         pairs[key] = tag
     return pairs
+
+
+def parent(settings: Settings, flag: str | None, method: Method) -> str | None:
+    """--parent > LKCLOUD_AWS_PARENT > aws.parent: a snapshot id or none; UsageError otherwise."""
+    value = settings.text(keys.PARENT, flag)
+    if value is None:
+        return None
+    if value != "none" and not SNAPSHOT_ID.fullmatch(value):
+        raise UsageError(f"--parent {value!r}: expected a snapshot id (snap-...) or none")
+    if method is not Method.DIRECT and value != "none":
+        raise UsageError("--parent builds on a snapshot with the EBS direct APIs", hint="use --method direct")
+    return value
 
 
 def _number(settings: Settings, setting: Setting) -> float:
@@ -108,7 +122,8 @@ def resolve(settings: Settings, **flags: Any) -> AwsOptions:
         copy_to=tuple(flags.get("copy_to") or ()), public=bool(flags.get("public")),
         share=tuple(flags.get("share") or ()), tags=parse_tags(flags.get("tags")),
         ssm_parameter=flags.get("ssm_parameter"), create_role=bool(flags.get("create_role")),
-        tpm=bool(flags.get("tpm")))
+        tpm=bool(flags.get("tpm")), parent=parent(s, flags.get("parent"), method),
+        read_parent=bool(s.get(keys.READ_PARENT)))
     placement = Placement(s.text(keys.INSTANCE_TYPE), s.text(keys.SUBNET, flags.get("subnet")),
                           s.text(keys.SECURITY_GROUP, flags.get("security_group")),
                           s.text(keys.KEY_NAME, flags.get("key_name")))

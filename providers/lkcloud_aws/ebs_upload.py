@@ -1,17 +1,23 @@
 """Upload a raw disk image as an EBS snapshot with the EBS direct APIs.
 
-Only non-zero 512 KiB blocks are sent, in parallel (at most ``aws.concurrency`` in flight over
-several client shards, fewer while EBS throttles), each with its SHA-256; CompleteSnapshot carries
-the LINEAR aggregate. The upload fails only when nothing is confirmed for ``aws.inactivity-seconds``;
-right after StartSnapshot, "does not exist" is waited out for ``aws.not-found-seconds`` (EBS direct
-is eventually consistent: AWS's coldsnap waits about two minutes).
+Only non-zero 512 KiB blocks are sent (:mod:`lkcloud_aws.ebs_send`), each with its SHA-256;
+CompleteSnapshot carries the LINEAR aggregate of the blocks written. Right after StartSnapshot,
+"does not exist" is waited out for ``aws.not-found-seconds`` (EBS direct is eventually
+consistent: AWS's coldsnap waits about two minutes).
+
+Incremental: the new snapshot is started on a parent (:mod:`lkcloud_aws.lineage` chooses it: the
+newest of the family whose blocks are known, or ``--parent``) and only the blocks that differ
+from the parent's are written. When a snapshot completes, a manifest of its blocks is kept
+locally for the next push to build on; the parent is named in the snapshot's
+``lkcloud:parent`` tag.
 
 Resuming: AWS does not let the EBS direct APIs read a snapshot while it is pending, so a rerun
 cannot ask the snapshot which blocks it holds. Instead the snapshot is found again (tag
 ``lkcloud:digest`` with state pending, or StartSnapshot's ClientToken, a hash of the whole request,
-which returns the same snapshot), and a local journal of acknowledged block indices (one record
-per block, written as each PutSnapshotBlock succeeds) says which blocks to skip. A completed
-snapshot with the same digest is reused without sending anything.
+which returns the same snapshot), it is finished on the parent it was started on (its tag), and a
+local journal of acknowledged block indices (one record per block, written as each
+PutSnapshotBlock succeeds) says which blocks to skip. A completed snapshot with the same digest is
+reused without sending anything.
 """
 
 from __future__ import annotations
@@ -19,10 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -30,12 +34,13 @@ from typing import Any
 
 from lkcloud.errors import ProviderError, UsageError
 from lkcloud.progress import NULL, Reporter
-from lkcloud.provider.calls import Activity
-from lkcloud.provider.concurrency import AdaptiveLimit
-from lkcloud_aws import tags
-from lkcloud_aws.blocks import BLOCK_SIZE, COMPLETED_MARK, Block, Journal, candidate_blocks, linear_checksum, scan
+from lkcloud.provider.manifests import ManifestStore
+from lkcloud_aws import lineage, tags
+from lkcloud_aws.blocks import BLOCK_SIZE, COMPLETED_MARK, Journal, linear_checksum
+from lkcloud_aws.ebs_send import Sent, send
 from lkcloud_aws.errors import AwsError
-from lkcloud_aws.session import Aws, not_found
+from lkcloud_aws.lineage import Base
+from lkcloud_aws.session import Aws
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +54,26 @@ class SnapshotResult:
     snapshot_id: str
     volume_size: int  # GiB
     blocks: int  # non-zero blocks in the image
-    sent: int  # blocks this run sent
+    sent: int  # blocks this run wrote (zero blocks over the parent's data included)
     skipped: int  # blocks an earlier, interrupted run had stored
     bytes_sent: int
     reused: bool = False  # a completed snapshot of the same content existed
     resumed: bool = False
     lowest_in_flight: int = 0  # the fewest blocks in flight throttling brought the upload down to
+    parent: str | None = None  # the snapshot this one was started on (an incremental push)
+    parent_blocks: str = ""  # where the parent's block list came from: local manifest, read back from EBS
+    unchanged: int = 0  # blocks not sent because the parent holds the same bytes
+    zeroed: int = 0  # zero blocks written over the parent's data
 
 
-@dataclass
-class _Progress:
-    digests: dict[int, bytes] = field(default_factory=dict)  # block index -> SHA-256, every non-zero block
-    sent: int = 0
-    skipped: int = 0
-    lowest_in_flight: int = 0
-    error: BaseException | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+@dataclass(frozen=True)
+class Lineage:
+    """How a push chooses its parent: ``parent`` is --parent (a snapshot id, "none", or None to
+    take the newest of the family whose blocks are known); ``read`` allows reading a parent's
+    block checksums back from EBS when no local manifest knows them."""
+
+    parent: str | None = None
+    read: bool = True
 
 
 def volume_size(size: int) -> int:
@@ -117,13 +126,16 @@ def _still_pending(aws: Aws, snapshot_id: str) -> bool:
     return bool(found) and found[0].get("State") == "pending"
 
 
-def _start(aws: Aws, digest: str, gib: int, *, name: str, timeout_minutes: int, extra: dict[str, str]) -> str:
-    """A pending snapshot for ``digest``: StartSnapshot, whose token replays an earlier identical
-    request. A replay naming a snapshot that is gone or finished, and a ConflictException, start
-    afresh under another token."""
+def _start(aws: Aws, digest: str, gib: int, *, name: str, parent: str | None, timeout_minutes: int,
+           extra: dict[str, str]) -> str:
+    """A pending snapshot for ``digest`` (on ``parent``): StartSnapshot, whose token replays an
+    earlier identical request. A replay naming a snapshot that is gone or finished, and a
+    ConflictException, start afresh under another token."""
+    labels = {**tags.standard(digest, name, extra), tags.PARENT: parent or lineage.NONE}
     request: dict[str, Any] = {"VolumeSize": gib, "Timeout": timeout_minutes,
-                               "Description": f"lkcloud {name} {digest}"[:255],
-                               "Tags": tags.tag_list(tags.standard(digest, name, extra))}
+                               "Description": f"lkcloud {name} {digest}"[:255], "Tags": tags.tag_list(labels)}
+    if parent:
+        request["ParentSnapshotId"] = parent
     salt = ""
     for _ in range(3):
         try:
@@ -145,104 +157,70 @@ def _start(aws: Aws, digest: str, gib: int, *, name: str, timeout_minutes: int, 
     raise ProviderError(f"StartSnapshot keeps returning snapshots that are not pending (last: {salt})")
 
 
-def _put(aws: Aws, client: Any, snapshot_id: str, block: Block, *, activity: Activity, limit: AdaptiveLimit,
-         visible_by: float) -> None:
-    def attempt() -> Any:
-        with limit.slot():
-            return client.put_snapshot_block(SnapshotId=snapshot_id, BlockIndex=block.index, BlockData=block.data,
-                                             DataLength=BLOCK_SIZE, Checksum=block.checksum,
-                                             ChecksumAlgorithm="SHA256")
-
-    # Right after StartSnapshot the snapshot may not exist yet for the block store (eventual
-    # consistency): "not found" is waited out until ``visible_by``, throttling lowers the limit.
-    aws.call(f"writing block {block.index} of {snapshot_id}", attempt, activity=activity,
-             also=not_found("ResourceNotFoundException", until=visible_by), on_throttle=limit.throttled)
-    limit.succeeded()
-    activity.advanced()
+def _reused(store: ManifestStore, snapshot: dict[str, Any], path: Path, *, digest: str, name: str,
+            gib: int, reporter: Reporter) -> SnapshotResult:
+    """A completed snapshot of the same content; its manifest written if none is known (so that
+    the next push can build on it)."""
+    snapshot_id = str(snapshot["SnapshotId"])
+    reporter.step(f"snapshot {snapshot_id} already holds {digest[:19]}")
+    if store.load(snapshot_id) is None:
+        lineage.remember(store, snapshot_id, digest=digest, family=name, size=path.stat().st_size,
+                         blocks=lineage.image_blocks(path))
+    return SnapshotResult(snapshot_id, gib, 0, 0, 0, 0, reused=True)
 
 
-def _send(aws: Aws, snapshot_id: str, path: Path, *, stored: frozenset[int], journal: Journal,
-          reporter: Reporter) -> _Progress:
-    tuning = aws.tuning
-    clients = aws.shards("ebs", tuning.shards, tuning.concurrency)
-    state = _Progress()
-    slots = threading.BoundedSemaphore(tuning.concurrency)  # blocks read and not yet confirmed
-    limit = AdaptiveLimit(tuning.concurrency)  # requests in flight
-    activity = Activity(max(tuning.inactivity, tuning.not_found))
-    visible_by = time.monotonic() + tuning.not_found
-    task = reporter.task(f"uploading {path.name} to {snapshot_id}", total=candidate_blocks(path) * BLOCK_SIZE)
-
-    def put(block: Block) -> None:
-        _put(aws, clients[block.index % len(clients)], snapshot_id, block, activity=activity, limit=limit,
-             visible_by=visible_by)
-        journal.add(block.index)
-        with state.lock:
-            state.digests[block.index] = block.digest
-            state.sent += 1
-
-    def finished(future: Future[None]) -> None:
-        slots.release()
-        if future.cancelled():
-            return
-        task.advance(BLOCK_SIZE)
-        if future.exception() is not None and state.error is None:
-            state.error = future.exception()
-
-    journal.open()
-    pool = ThreadPoolExecutor(max_workers=tuning.concurrency, thread_name_prefix="ebs-put")
-    try:
-        for block in scan(path):
-            if block.index in stored:
-                with state.lock:
-                    state.digests[block.index] = block.digest
-                    state.skipped += 1
-                task.advance(BLOCK_SIZE)
-                continue
-            slots.acquire()
-            if state.error is not None:
-                break
-            pool.submit(put, block).add_done_callback(finished)
-    except BaseException as exc:  # ^C or a read error: stop sending, let in-flight blocks land
-        state.error = state.error or exc
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=state.error is not None)
-        journal.close()
-        task.done()
-    if state.error is not None:
-        raise state.error
-    state.lowest_in_flight = limit.lowest
-    return state
+def _target(aws: Aws, store: ManifestStore, pending: dict[str, Any] | None, *, digest: str, gib: int, name: str,
+            how: Lineage, timeout_minutes: int, extra: dict[str, str],
+            reporter: Reporter) -> tuple[str, Base | None, bool]:
+    """(the pending snapshot to write, its parent, whether it was found again): the one an earlier
+    run left when it can still be finished, else a new one on the parent :func:`lineage.choose` picks."""
+    if pending is not None:
+        finishable, base = lineage.resume(aws, store, pending, read=how.read, reporter=reporter)
+        if finishable:
+            return str(pending["SnapshotId"]), base, True
+        reporter.step(f"the parent of pending snapshot {pending['SnapshotId']} is gone or unknown: starting afresh")
+    base = lineage.choose(aws, store, family=name, gib=gib, wanted=how.parent, read=how.read, reporter=reporter)
+    snapshot_id = _start(aws, digest, gib, name=name, parent=base.snapshot_id if base else None,
+                         timeout_minutes=timeout_minutes, extra=extra)
+    return snapshot_id, base, False
 
 
 def upload(aws: Aws, path: Path, digest: str, *, name: str, journal_dir: Path, timeout_minutes: int = 240,
-           extra_tags: dict[str, str] | None = None, reporter: Reporter = NULL) -> SnapshotResult:
-    """A completed EBS snapshot holding ``path``'s content (reused, resumed or uploaded)."""
+           extra_tags: dict[str, str] | None = None, how: Lineage | None = None,
+           reporter: Reporter = NULL) -> SnapshotResult:
+    """A completed EBS snapshot holding ``path``'s content (reused, resumed or uploaded; on a
+    parent of the family ``name`` when one is known, see :class:`Lineage`)."""
     gib = volume_size(path.stat().st_size)
+    store = lineage.manifests(journal_dir)
     existing = find_snapshot(aws, digest, gib)
     if existing is not None and existing["State"] == "completed":
-        reporter.step(f"snapshot {existing['SnapshotId']} already holds {digest[:19]}")
-        return SnapshotResult(existing["SnapshotId"], gib, 0, 0, 0, 0, reused=True)
-    resumed = existing is not None
-    if existing is not None:
-        snapshot_id = str(existing["SnapshotId"])
-    else:
-        snapshot_id = _start(aws, digest, gib, name=name, timeout_minutes=timeout_minutes, extra=extra_tags or {})
+        return _reused(store, existing, path, digest=digest, name=name, gib=gib, reporter=reporter)
+    snapshot_id, base, resumed = _target(aws, store, existing, digest=digest, gib=gib, name=name,
+                                         how=how or Lineage(), timeout_minutes=timeout_minutes,
+                                         extra=extra_tags or {}, reporter=reporter)
     journal = Journal(journal_dir, snapshot_id)
     stored, completed = journal.load()
-    reporter.step(f"{'resuming' if resumed or stored else 'writing'} snapshot {snapshot_id} ({gib} GiB)")
-    state = _Progress(skipped=len(stored))
-    if not completed:
-        state = _send(aws, snapshot_id, path, stored=stored, journal=journal, reporter=reporter)
-        _complete(aws, snapshot_id, [state.digests[index] for index in sorted(state.digests)])
+    on = f" on {base.snapshot_id} (block list: {base.source})" if base else ""
+    reporter.step(f"{'resuming' if resumed or stored else 'writing'} snapshot {snapshot_id} ({gib} GiB){on}")
+    if completed:  # CompleteSnapshot was accepted before: nothing left to write
+        state = Sent(content=lineage.image_blocks(path), skipped=len(stored))
+    else:
+        state = send(aws, snapshot_id, path, gib=gib, stored=stored, journal=journal,
+                     parent=base.blocks if base else None, reporter=reporter)
+        _complete(aws, snapshot_id, [state.written[index] for index in sorted(state.written)])
         journal.open()
         journal.add(COMPLETED_MARK)
         journal.close()
     wait_completed(aws, snapshot_id)
+    lineage.remember(store, snapshot_id, digest=digest, family=name, size=path.stat().st_size, blocks=state.content)
     journal.remove()
-    return SnapshotResult(snapshot_id, gib, len(state.digests), state.sent, state.skipped,
-                          state.sent * BLOCK_SIZE, resumed=resumed or bool(stored),
-                          lowest_in_flight=state.lowest_in_flight)
+    if base is not None:
+        reporter.step(f"{state.sent} of {len(state.content)} blocks written ({state.zeroed} zeroed),"
+                      f" {state.unchanged} unchanged from {base.snapshot_id}")
+    return SnapshotResult(snapshot_id, gib, len(state.content), state.sent, state.skipped, state.sent * BLOCK_SIZE,
+                          resumed=resumed or bool(stored), lowest_in_flight=state.lowest_in_flight,
+                          parent=base.snapshot_id if base else None, parent_blocks=base.source if base else "",
+                          unchanged=state.unchanged, zeroed=state.zeroed)
 
 
 def _complete(aws: Aws, snapshot_id: str, digests: list[bytes]) -> None:

@@ -15,6 +15,9 @@ OPTIONS = ProviderOptions(options=(
                    setting=s.PROFILE),
     ProviderOption("method", ("--method",), "upload: direct (EBS direct APIs) or import (S3 + ImportSnapshot)",
                    type=Method, verbs=PUSH, setting=s.METHOD),
+    ProviderOption("parent", ("--parent",), "SNAPSHOT or none: the snapshot an incremental push builds on (default:"
+                   " the newest of the family whose blocks are known; none: send every block)", verbs=PUSH,
+                   setting=s.PARENT),
     ProviderOption("bucket", ("--bucket",), "S3 bucket for --method import", verbs=PUSH, setting=s.BUCKET),
     ProviderOption("copy_to", ("--copy-to",), "copy the AMI to these regions (repeat or comma-list)", verbs=PUSH,
                    multiple=True),

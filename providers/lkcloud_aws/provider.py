@@ -9,7 +9,7 @@ from lkcloud.errors import UsageError
 from lkcloud.progress import NULL, Reporter
 from lkcloud.provider import types as pt
 from lkcloud.settings import Settings
-from lkcloud_aws import config, ebs_upload, fleet, image, images, instances, s3_import
+from lkcloud_aws import config, ebs_upload, fleet, image, images, instances, lineage, s3_import
 from lkcloud_aws.choices import ARCHES, BOOT_MODES, Method
 from lkcloud_aws.config import AwsOptions
 from lkcloud_aws.image import ImageResult, ImageSpec
@@ -58,8 +58,8 @@ class AwsProvider:
             return imported.snapshot_id, True, dataclasses.asdict(imported)
         uploaded = ebs_upload.upload(self.aws, artifact.path, artifact.digest, name=spec.family,
                                      journal_dir=self.options.journal_dir,
-                                     timeout_minutes=self.options.snapshot_timeout,
-                                     extra_tags=dict(push.tags), reporter=reporter)
+                                     timeout_minutes=self.options.snapshot_timeout, extra_tags=dict(push.tags),
+                                     how=ebs_upload.Lineage(push.parent, push.read_parent), reporter=reporter)
         return uploaded.snapshot_id, not uploaded.reused, dataclasses.asdict(uploaded)
 
     def push(self, artifact: pt.Artifact, reporter: Reporter = NULL) -> pt.PushResult:
@@ -80,12 +80,13 @@ class AwsProvider:
         self._publish(everywhere)
         details["snapshot_id"] = primary.snapshot_id
         details["images"] = [dataclasses.asdict(found) for found in everywhere]
-        sent = int(details.get("upload", {}).get("bytes_sent", 0))
+        upload = details.get("upload", {})
+        sent = int(upload.get("bytes_sent", 0))
         return pt.PushResult("aws", primary.image_id, spec.name, family=spec.family, digest=artifact.digest,
-                          arch=str(artifact.arch), locations=tuple((f.region, f.image_id) for f in everywhere),
-                          reused=primary.reused, bytes_sent=sent,
-                          bytes_skipped=0 if primary.reused else max(0, artifact.size - sent),
-                          scope={"region": self.aws.region}, details=details)
+                             arch=str(artifact.arch), locations=tuple((f.region, f.image_id) for f in everywhere),
+                             reused=primary.reused, bytes_sent=sent,
+                             bytes_skipped=0 if primary.reused else max(0, artifact.size - sent),
+                             parent=upload.get("parent"), scope={"region": self.aws.region}, details=details)
 
     def _publish(self, found: list[ImageResult]) -> None:
         push = self.options.push
@@ -148,4 +149,6 @@ class AwsProvider:
         return images.list_images(self.aws)
 
     def image_delete(self, record: pt.ImageRecord, reporter: Reporter = NULL) -> None:
-        images.delete(self.aws, record, reporter)
+        store = lineage.manifests(self.options.journal_dir)
+        for snapshot_id in images.delete(self.aws, record, reporter):
+            store.remove(snapshot_id)

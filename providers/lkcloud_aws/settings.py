@@ -36,4 +36,9 @@ REFRESH_MARGIN = declare("aws.refresh-margin-seconds", 900.0,
 POLL = declare("aws.poll-seconds", 5.0, "seconds between status polls (snapshots, imports, refreshes)")
 SNAPSHOT_TIMEOUT = declare("aws.snapshot-timeout", 240, "minutes an unfinished EBS direct snapshot stays resumable")
 PART_SIZE = declare("aws.part-size", 64 * 1024 * 1024, "bytes per S3 multipart part (--method import)")
-JOURNAL_DIR = declare("aws.journal-dir", "~/.lkcloud/aws-uploads", "where EBS uploads journal stored blocks")
+PARENT = declare("aws.parent", None, "snapshot an incremental push builds on, or none for full pushes"
+                 " (default: the newest of the family whose blocks are known)")
+READ_PARENT = declare("aws.read-parent", True, "with no local block list of the parent, read its block checksums"
+                      " back from EBS (a download of its data); false: push in full")
+JOURNAL_DIR = declare("aws.journal-dir", "~/.lkcloud/aws-uploads",
+                      "where EBS uploads journal stored blocks and keep the block manifests of pushed snapshots")

@@ -7,7 +7,9 @@ from typing import Any
 
 from lkcloud.provider.tags import DIGEST, FAMILY, FLEET, MANAGED, TRUE, Style, spell, standard
 
-__all__ = ["DIGEST", "FAMILY", "FLEET", "MANAGED", "TRUE", "specs", "standard", "tag_dict", "tag_list"]
+__all__ = ["DIGEST", "FAMILY", "FLEET", "MANAGED", "PARENT", "TRUE", "specs", "standard", "tag_dict", "tag_list"]
+
+PARENT = "lkcloud:parent"  # on a snapshot: the snapshot it was started on ("none" for a full one)
 
 
 def tag_list(values: Mapping[str, str]) -> list[dict[str, str]]:

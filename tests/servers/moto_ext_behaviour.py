@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "max_puts_in_flight": 0,  # PutSnapshotBlock requests in flight beyond this are throttled (0: no limit)
     "throttle_code": "RequestThrottledException",  # or ConcurrentLimitExceededException
     "put_seconds": 0.0,  # s: how long one PutSnapshotBlock takes
+    "uplink_bytes_per_second": 0,  # block data crosses one shared link of this speed (0: no limit)
+    "endless_block_listing": False,  # ListSnapshotBlocks answers its first page, with a NextToken, for ever
     "completing_seconds": 0.0,  # s: a snapshot stays pending after CompleteSnapshot
     # EC2
     "describe_lag": 0.0,  # s: a new AMI, copy, imported snapshot, import task or refresh is not yet visible

@@ -2,7 +2,8 @@
 
 Always: ClientToken idempotency (the first answer replayed for the same parameters, even after
 the snapshot is gone; ConflictException for other parameters), snapshots pending until
-CompleteSnapshot, DataLength/checksum/ChangedBlocksCount/LINEAR checks, BlockSize 524288.
+CompleteSnapshot, DataLength/checksum/ChangedBlocksCount/LINEAR checks, BlockSize 524288;
+ParentSnapshotId and reads through the parent chain are ``moto_ext_ebs_lineage``'s.
 Switched on per test (``moto_ext_behaviour``): ResourceNotFoundException for a while after
 StartSnapshot, throttling of bursts, slow block writes, and snapshots that stay pending while
 EBS completes them.
@@ -21,11 +22,13 @@ import moto_ext_behaviour as behaviour
 from moto.core.responses import ActionResult
 from moto.ebs.models import EBSBackend
 from moto.ebs.responses import EBSResponse
+from moto_ext_ebs_lineage import adopt, check_parent
 from moto_ext_errors import fault
 
 BLOCK_SIZE = 524288
 _in_flight = [0]
 _in_flight_lock = threading.Lock()
+_link_free = [0.0]  # when the modelled uplink is next free (time.monotonic())
 
 
 def _tokens(backend: EBSBackend) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -56,15 +59,20 @@ def start_snapshot(self: EBSResponse) -> ActionResult:
             raise fault("ebs", "ConflictException", "The request uses the same client token as a previous, but"
                                                     " non-identical request.")
         return ActionResult(answer)
+    parent_id = self._get_param("ParentSnapshotId")
+    parent = check_parent(backend, parent_id, self._get_param("VolumeSize"), self._get_param("Encrypted"))
     result = _original_start(self)
     snapshot_id = result.result["SnapshotId"]  # type: ignore[index]
     backend.ec2_backend.snapshots[snapshot_id].status = "pending"
     snapshot = backend.snapshots[snapshot_id]
     snapshot.block_size = BLOCK_SIZE
+    adopt(snapshot, parent)
     behaviour.born(snapshot_id)
     answer = {"SnapshotId": snapshot_id, "OwnerId": snapshot.account_id, "Status": "pending",
               "VolumeSize": snapshot.volume_size, "BlockSize": BLOCK_SIZE, "StartTime": snapshot.start_time,
               "Tags": snapshot.tags, "Description": snapshot.description}
+    if parent_id:
+        answer["ParentSnapshotId"] = parent_id
     if token:
         _tokens(backend)[token] = (_request_key(self), answer)
     return ActionResult(answer)
@@ -91,6 +99,18 @@ def _throttle_burst() -> bool:
         return bool(limit) and _in_flight[0] > limit
 
 
+def _on_the_wire() -> float:
+    """Seconds this block spends crossing the modelled uplink (``uplink_bytes_per_second``): the
+    blocks in flight share it, one after another, as a client's upload bandwidth is shared."""
+    rate = float(behaviour.get("uplink_bytes_per_second"))
+    if rate <= 0:
+        return 0.0
+    with _in_flight_lock:
+        start = max(time.monotonic(), _link_free[0])
+        _link_free[0] = start + BLOCK_SIZE / rate
+        return _link_free[0] - time.monotonic()
+
+
 def put_snapshot_block(self: EBSResponse) -> ActionResult:
     snapshot_id = self._get_param("SnapshotId")
     try:
@@ -103,7 +123,7 @@ def put_snapshot_block(self: EBSResponse) -> ActionResult:
         # (https://github.com/awslabs/coldsnap/issues/43, https://github.com/awslabs/coldsnap/pull/56).
         if behaviour.age(snapshot_id) < float(behaviour.get("not_found_after_start")):
             raise fault("ebs", "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.")
-        time.sleep(float(behaviour.get("put_seconds")))
+        time.sleep(float(behaviour.get("put_seconds")) + _on_the_wire())
         return _put(self, snapshot_id)
     finally:
         with _in_flight_lock:

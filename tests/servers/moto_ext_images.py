@@ -16,6 +16,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.ebs.models import ebs_backends
 from moto.ec2.models.amis import Ami
 from moto.ec2.responses import EC2Response
+from moto_ext_ebs_lineage import settled
 from moto_ext_errors import fault
 
 _FAILED = "failed"
@@ -94,10 +95,7 @@ _original_describe_snapshots = EC2Response.describe_snapshots
 def describe_snapshots(self: EC2Response) -> ActionResult:
     _check_visible(self._get_param("SnapshotIds", []))
     for snapshot in self.ec2_backend.snapshots.values():
-        done_at = getattr(snapshot, "lk_completed_at", None)
-        if done_at is not None and behaviour.now() >= done_at:
-            snapshot.status = "completed"
-            snapshot.lk_completed_at = None
+        settled(snapshot)
     result = _original_describe_snapshots(self)
     shown = [s for s in result.result["Snapshots"] if not behaviour.hidden(s.id)]  # type: ignore[index]
     result.result["Snapshots"] = shown  # type: ignore[index]

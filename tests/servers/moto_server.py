@@ -62,6 +62,7 @@ _REST = (
     (re.compile(r"^/snapshots/completion/"), "POST", "CompleteSnapshot"),
     (re.compile(r"^/snapshots/[^/]+/blocks$"), "GET", "ListSnapshotBlocks"),
     (re.compile(r"^/snapshots/[^/]+/blocks/\d+$"), "GET", "GetSnapshotBlock"),
+    (re.compile(r"^/snapshots/[^/]+/changedblocks$"), "GET", "ListChangedBlocks"),
 )
 
 
@@ -136,8 +137,8 @@ def serve(port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
-    for name in ("moto_ext_ebs", "moto_ext_images", "moto_ext_ec2", "moto_ext_autoscaling", "moto_ext_s3",
-                 "moto_ext_ssm"):
+    for name in ("moto_ext_ebs", "moto_ext_ebs_lineage", "moto_ext_images", "moto_ext_ec2", "moto_ext_autoscaling",
+                 "moto_ext_s3", "moto_ext_ssm"):
         importlib.import_module(name).install()
 
     class Handler(MotoRequestHandler):  # type: ignore[misc]

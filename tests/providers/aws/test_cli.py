@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,8 +125,18 @@ def test_what_a_push_costs_in_api_calls(aws_env: Moto, tmp_path: Path, capsys: p
     lkcloud_json(capsys, "push", "aws", str(disk), "--arch", "amd64")
     first = aws_env.actions()
     assert first.pop("PutSnapshotBlock") == blocks
-    assert first == {"DescribeImages": 3, "DescribeSnapshots": 2, "StartSnapshot": 1, "CompleteSnapshot": 1,
+    assert first == {"DescribeImages": 3, "DescribeSnapshots": 3, "StartSnapshot": 1, "CompleteSnapshot": 1,
                      "RegisterImage": 1}
     aws_env.reset_counts()
     lkcloud_json(capsys, "push", "aws", str(disk), "--arch", "amd64")
     assert aws_env.actions() == {"DescribeImages": 1}
+    # A new release with one block changed: the same calls, and one block write.
+    (tmp_path / "next").mkdir()
+    changed = tmp_path / "next" / "myos.raw"
+    shutil.copyfile(disk, changed)
+    with changed.open("r+b") as fh:
+        fh.seek(next(scan(disk)).index * 524288 + 4096)
+        fh.write(b"changed")
+    aws_env.reset_counts()
+    assert lkcloud_json(capsys, "push", "aws", str(changed), "--arch", "amd64")["parent"].startswith("snap-")
+    assert aws_env.actions() == {**first, "PutSnapshotBlock": 1}

@@ -63,7 +63,7 @@ def test_upload_round_trip(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
     (snapshot,) = aws.client("ec2").describe_snapshots(SnapshotIds=[result.snapshot_id])["Snapshots"]
     assert snapshot["State"] == "completed"
     assert {"Key": "lkcloud:digest", "Value": digest_of(image)} in snapshot["Tags"]
-    assert not list((tmp_path / "journal").iterdir()), "the journal is removed once complete"
+    assert not list((tmp_path / "journal").glob("*.blocks")), "the journal is removed once complete"
 
 
 def test_same_content_reuses_the_snapshot(aws: Aws, aws_env: Moto, tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_killed_push_resumes_without_resending_acknowledged_blocks(aws: Aws, aws
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    (journal_file,) = journal.iterdir()
+    (journal_file,) = journal.glob("*.blocks")
     snapshot_id = journal_file.stem
     acknowledged = set(Journal(journal, snapshot_id).load()[0])
     assert acknowledged
@@ -179,8 +179,11 @@ def test_checksums_are_the_blocks_sha256(aws: Aws, aws_env: Moto, tmp_path: Path
     image = random_image(tmp_path / "disk.raw", size=SMALL, blocks=3)
     result = upload(aws, image, tmp_path / "journal")
     ebs = aws.client("ebs")
+    listed = ebs.list_snapshot_blocks(SnapshotId=result.snapshot_id)["Blocks"]
+    tokens = {b["BlockIndex"]: b["BlockToken"] for b in listed}
     for block in scan(image):
-        got = ebs.get_snapshot_block(SnapshotId=result.snapshot_id, BlockIndex=block.index, BlockToken="x")
+        got = ebs.get_snapshot_block(SnapshotId=result.snapshot_id, BlockIndex=block.index,
+                                     BlockToken=tokens[block.index])
         assert got["Checksum"] == base64.b64encode(block.digest).decode()
 
 
