@@ -18,15 +18,19 @@ implied 0755 directory), so the unpacked tree is the same whatever the layout.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import tarfile
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from lkcloud.assemble.stream import PAX_LOCATION
 from lkcloud.disk.layout import BLOCK
 from lkcloud.errors import UsageError
+from lkcloud.initrd import archive_cache
 from lkcloud.initrd.compress import compressor
 from lkcloud.initrd.cpio import CpioWriter
 from lkcloud.initrd.tree import Tree, parents, write_entries
@@ -96,19 +100,54 @@ class _Counter(io.RawIOBase):
         return len(view)
 
 
+class _Hashing:
+    """A sink that writes to ``out`` and hashes what passes."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out, self.digest = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self._out.write(data)
+        self.digest.update(data)
+
+    def close(self) -> None:
+        """The spool stays open: the archive is compressed from it."""
+
+
+def _archive(tar: BinaryIO, names: set[str], tree: Tree, out: BinaryIO, *, compression: str, dir_mtime: int,
+             spool: Path | None) -> None:
+    """One compressed archive of ``names`` to ``out``: from the archive cache when it holds one
+    with the same content, else compressed (and kept there)."""
+    with tempfile.TemporaryFile(dir=spool) as raw, tempfile.TemporaryFile(dir=spool) as compressed:
+        hashing = _Hashing(cast(BinaryIO, raw))
+        cpio = CpioWriter(hashing)
+        write_entries(tar, names, tree, cpio, dir_mtime)
+        cpio.finish()
+        name = archive_cache.key(hashing.digest.hexdigest(), compression)
+        if archive_cache.copy_out(name, out):
+            return
+        sink = compressor(compression, cast(BinaryIO, compressed))  # compressors only call write()
+        raw.seek(0)
+        while chunk := raw.read(1 << 20):
+            sink.write(chunk)
+        sink.close()
+        compressed.seek(0)
+        while chunk := compressed.read(1 << 20):
+            out.write(chunk)
+        archive_cache.store(name, cast(BinaryIO, compressed))
+
+
 def write(tar: BinaryIO, tree: Tree, groups: list[tuple[str, set[str]]], out: BinaryIO, *, compression: str,
-          align: int, dir_mtime: int, start: int = 0) -> list[Segment]:
+          align: int, dir_mtime: int, start: int = 0, spool: Path | None = None) -> list[Segment]:
     """Write each group as one compressed archive to ``out``, each starting on an ``align``-byte
-    boundary counted from ``start`` bytes before ``out``'s position; the last one padded too."""
+    boundary counted from ``start`` bytes before ``out``'s position; the last one padded too.
+    Archives whose content an earlier build compressed come from the archive cache."""
     counter = _Counter(out)
     written: list[Segment] = []
     for name, names in groups:
         begin = counter.count
-        sink = compressor(compression, cast(BinaryIO, counter))  # compressors only call write()
-        cpio = CpioWriter(sink)
-        write_entries(tar, names, tree, cpio, dir_mtime)
-        cpio.finish()
-        sink.close()
+        _archive(tar, names, tree, cast(BinaryIO, counter), compression=compression, dir_mtime=dir_mtime,
+                 spool=spool)
         written.append(Segment(name, start + begin, counter.count - begin))
         counter.write(bytes(-(start + counter.count) % align))
     return written

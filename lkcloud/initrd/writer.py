@@ -49,7 +49,7 @@ def build_initrd(tar_path: Path, workdir: Path, *, compression: str = "gzip", la
         align = BLOCK if layout == "segmented" else 1
         with paths["initrd-only.img"].open("wb") as out, hashing_writer(out, whole, alone) as hashed:
             placed = segments.write(tar, tree, groups, hashed, compression=compression, align=align,
-                                    dir_mtime=dir_mtime, start=len(head))
+                                    dir_mtime=dir_mtime, start=len(head), spool=workdir)
     ucode_path = paths["ucode.cpio"] if ucode else None
     if ucode_path is not None:
         ucode_path.write_bytes(ucode)

@@ -7,7 +7,10 @@ architecture's packages (``busybox-static:arm64``) need it known to apt: added w
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
 import os
 import re
 import tempfile
@@ -15,11 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lkcloud.errors import BuildError, ToolFailedError, UsageError
+from lkcloud.fsutil import atomic_output
 from lkcloud.platform import host_arch
 from lkcloud.process import run
 from lkcloud.settings import user_cache_dir
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
+
+
+VERSIONS = "versions.json"  # apt's candidate versions, with the state of the lists they came from
 
 
 def deb_cache_dir() -> Path:
@@ -45,8 +52,45 @@ def ensure_architecture(arch: str) -> None:
     run(["apt-get", "update", "-qq"])
 
 
+APT_LISTS = Path("/var/lib/apt/lists")
+
+
+def _lists_stamp() -> str:
+    """What apt's package lists are now (``apt-get update`` changes them): the answers of
+    ``apt-cache policy`` hold until it changes."""
+    try:
+        found = sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in os.scandir(APT_LISTS) if e.is_file())
+    except OSError:
+        return ""
+    return hashlib.sha256(repr(found).encode()).hexdigest()
+
+
+def _known_versions(stamp: str) -> dict[str, str]:
+    try:
+        saved = json.loads((deb_cache_dir() / VERSIONS).read_text())
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(saved, dict) and saved.get("lists") == stamp and isinstance(saved.get("versions"), dict)
+    return {str(k): str(v) for k, v in saved["versions"].items()} if ok else {}
+
+
 def resolve_version(package: str) -> str:
-    """The candidate version apt would download (``apt-cache policy``)."""
+    """The candidate version apt would download (``apt-cache policy``, remembered until apt's
+    lists change: asking apt costs about a second)."""
+    stamp = _lists_stamp()
+    known = _known_versions(stamp) if stamp else {}
+    if package in known:
+        return known[package]
+    version = _ask_apt(package)
+    if stamp:
+        with contextlib.suppress(OSError):
+            deb_cache_dir().mkdir(parents=True, exist_ok=True)
+            with atomic_output(deb_cache_dir() / VERSIONS) as out:
+                out.write(json.dumps({"lists": stamp, "versions": {**known, package: version}}).encode())
+    return version
+
+
+def _ask_apt(package: str) -> str:
     out = run(["apt-cache", "policy", package]).text
     match = re.search(r"Candidate:\s*(\S+)", out)
     if not match or match.group(1) == "(none)":

@@ -27,6 +27,15 @@ def block_digest(data: bytes) -> bytes | None:
     return None if zero else hashlib.sha256(data).digest()
 
 
+def data_blocks(fd: int, length: int, block: int = BLOCK) -> list[int]:
+    """The indices of the ``block``-sized blocks of the first ``length`` bytes of ``fd`` that may
+    hold data (the file system's holes skipped), in order."""
+    indices: set[int] = set()
+    for start, extent in allocated(fd, length):
+        indices.update(range(start // block, (start + extent - 1) // block + 1))
+    return sorted(indices)
+
+
 def scan(path: Path, size: int | None = None, block: int = BLOCK) -> dict[int, bytes]:
     """``{index: SHA-256}`` of every ``block`` of ``path`` holding a non-zero byte; holes and
     all-zero blocks are left out. The last block is hashed over the bytes it has."""
@@ -34,10 +43,7 @@ def scan(path: Path, size: int | None = None, block: int = BLOCK) -> dict[int, b
     with path.open("rb") as fh:
         fd = fh.fileno()
         length = os.fstat(fd).st_size if size is None else size
-        indices: set[int] = set()
-        for start, extent in allocated(fd, length):
-            indices.update(range(start // block, (start + extent - 1) // block + 1))
-        for index in sorted(indices):
+        for index in data_blocks(fd, length, block):
             digest = block_digest(os.pread(fd, min(block, length - index * block), index * block))
             if digest is not None:
                 found[index] = digest

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import hashlib
 import os
 import struct
@@ -17,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+from lkcloud.provider.blocks import data_blocks
 
 BLOCK_SIZE = 524288
 _ZERO = bytes(BLOCK_SIZE)
@@ -43,34 +44,10 @@ def block_count(size: int) -> int:
     return -(-size // BLOCK_SIZE)
 
 
-def _data_ranges(fd: int, size: int) -> Iterator[tuple[int, int]]:
-    """(start, end) byte ranges that may hold data: SEEK_DATA/SEEK_HOLE, or the whole file."""
-    offset = 0
-    while offset < size:
-        try:
-            start = os.lseek(fd, offset, os.SEEK_DATA)
-        except OSError as exc:
-            if exc.errno == errno.ENXIO:  # only a hole remains
-                return
-            yield offset, size  # no hole support: read everything
-            return
-        end = os.lseek(fd, start, os.SEEK_HOLE)
-        yield start, min(end, size)
-        offset = end
-
-
-def _block_indices(fd: int, size: int) -> Iterator[int]:
-    last = -1
-    for start, end in _data_ranges(fd, size):
-        for index in range(max(start // BLOCK_SIZE, last + 1), block_count(end)):
-            last = index
-            yield index
-
-
 def candidate_blocks(path: Path) -> int:
     """How many blocks may hold data (holes excluded): the upload's progress total."""
     with path.open("rb", buffering=0) as fh:
-        return sum(1 for _ in _block_indices(fh.fileno(), os.fstat(fh.fileno()).st_size))
+        return sum(1 for _ in data_blocks(fh.fileno(), os.fstat(fh.fileno()).st_size, BLOCK_SIZE))
 
 
 def scan(path: Path) -> Iterator[Block]:
@@ -78,7 +55,7 @@ def scan(path: Path) -> Iterator[Block]:
     with path.open("rb", buffering=0) as fh:
         fd = fh.fileno()
         size = os.fstat(fd).st_size
-        for index in _block_indices(fd, size):
+        for index in data_blocks(fd, size, BLOCK_SIZE):
             data = os.pread(fd, BLOCK_SIZE, index * BLOCK_SIZE)
             if len(data) < BLOCK_SIZE:
                 data = data.ljust(BLOCK_SIZE, b"\0")
