@@ -11,55 +11,21 @@ Run: .venv/bin/python benchmarks/build_memory.py [--mb 512]
 from __future__ import annotations
 
 import argparse
-import io
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lkcloud.oci.api import ContainerConfig  # noqa: E402
-from lkcloud.oci.store import ImageStore  # noqa: E402
+from tests.support.bomb import CHILD_BUILD, zero_file_image  # noqa: E402
 
-BUILD = """
-import sys
-from pathlib import Path
-from lkcloud.build import BuildOptions, build
-config, out, cache = map(Path, sys.argv[1:4])
-build(BuildOptions(files=(config,), formats=("tar",), outdir=out, cache=cache))
-print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
-"""
-IMPORT_ONLY = "import lkcloud.build, lkcloud.assemble, lkcloud.oci.store\n" + BUILD.rsplit("\n", 2)[-2]
-
-
-class _Zeros(io.RawIOBase):
-    def __init__(self, size: int) -> None:
-        self.left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        n = min(len(buffer), self.left)
-        buffer[:n] = bytes(n)
-        self.left -= n
-        return n
+IMPORT_ONLY = "import lkcloud.build, lkcloud.assemble, lkcloud.oci.store\n" + CHILD_BUILD.rsplit("\n", 2)[-2]
 
 
 def seed(work: Path, megabytes: int) -> Path:
-    layer = work / "layer.tar"
-    with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo("big/zeros")
-        info.size, info.mode = megabytes << 20, 0o644
-        tar.addfile(info, io.BufferedReader(_Zeros(info.size), 1 << 20))
-    ImageStore(work / "cache").put_image("bench/big:1", config=ContainerConfig(), layers=[layer])
-    layer.unlink()
-    config = work / "big.yml"
-    config.write_text("onboot:\n  - name: big\n    image: bench/big:1\n")
-    return config
+    return zero_file_image(work, "bench/big:1", "big/zeros", megabytes << 20)
 
 
 def peak_rss_mib(code: str, *args: str) -> float:
@@ -77,7 +43,7 @@ def main() -> None:
         config = seed(work, args.mb)
         blobs = sum(p.stat().st_size for p in (work / "cache" / "blobs" / "sha256").iterdir())
         baseline = peak_rss_mib(IMPORT_ONLY)
-        peak = peak_rss_mib(BUILD, str(config), str(work / "out"), str(work / "cache"))
+        peak = peak_rss_mib(CHILD_BUILD, str(config), str(work / "out"), str(work / "cache"))
         print(f"layer: one {args.mb} MiB file of zeros, {blobs / 1024:.0f} KiB of blobs in the cache")
         print(f"peak RSS, importing lkcloud only: {baseline:.0f} MiB")
         print(f"peak RSS, lkcloud build -f tar:  {peak:.0f} MiB")

@@ -6,7 +6,6 @@ A layer comes from any registry or archive. It must not choose names in lkcloud'
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 import tarfile
@@ -22,6 +21,7 @@ from lkcloud.oci.unpack import KEPT_PAX
 from tests.assemble.layers import directory, tar_bytes
 from tests.conftest import ROOT
 from tests.security.support import build_tar, file, members, with_pax
+from tests.support.bomb import CHILD_BUILD, zero_file_image
 
 VICTIM = "containers/onboot/000-victim/lower"
 
@@ -111,46 +111,13 @@ def test_large_files_round_trip_through_the_spool(tmp_path: Path) -> None:
         assert tar.extractfile(f"{VICTIM}/small").read() == b"s"  # type: ignore[union-attr]
 
 
-BUILD = """
-import sys
-from pathlib import Path
-from lkcloud.build import BuildOptions, build
-config, out, cache = map(Path, sys.argv[1:4])
-build(BuildOptions(files=(config,), formats=("tar",), outdir=out, cache=cache))
-# VmHWM, this process's own peak (KiB): ru_maxrss would also count the parent's before exec
-print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
-"""
-
-
-class _Zeros(io.RawIOBase):
-    def __init__(self, size: int) -> None:
-        self.left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        n = min(len(buffer), self.left)
-        buffer[:n] = bytes(n)
-        self.left -= n
-        return n
-
-
 @pytest.mark.slow
 def test_a_decompression_bomb_does_not_take_the_memory(tmp_path: Path) -> None:
     # 256 MiB of zeros gzip to 256 KiB; lkcloud once held every file whole, twice over.
     size = 256 << 20
-    layer = tmp_path / "bomb.tar"
-    with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo("zeros")
-        info.size = size
-        tar.addfile(info, io.BufferedReader(_Zeros(size), 1 << 20))
-    ImageStore(tmp_path / "cache").put_image("hostile/bomb:1", config=ContainerConfig(), layers=[layer])
-    layer.unlink()
-    config = tmp_path / "bomb.yml"
-    config.write_text("onboot:\n  - name: victim\n    image: hostile/bomb:1\n")
-    done = subprocess.run([sys.executable, "-c", BUILD, str(config), str(tmp_path / "out"), str(tmp_path / "cache")],
-                          check=True, cwd=ROOT, capture_output=True, text=True)
+    config = zero_file_image(tmp_path, "hostile/bomb:1", "zeros", size)
+    done = subprocess.run([sys.executable, "-c", CHILD_BUILD, str(config), str(tmp_path / "out"),
+                           str(tmp_path / "cache")], check=True, cwd=ROOT, capture_output=True, text=True)
     peak_mib = int(done.stdout.split()[-1]) / 1024  # the child's own peak resident memory (KiB)
-    assert (tmp_path / "out" / "bomb.tar").stat().st_size > size
+    assert (tmp_path / "out" / "zeros.tar").stat().st_size > size
     assert peak_mib < 160, f"peak RSS {peak_mib:.0f} MiB for a {size >> 20} MiB file"
