@@ -6,21 +6,13 @@ import io
 from pathlib import Path
 
 from lkcloud.disk import sparse
+from tests.support.files import sparse_file
 
 MIB = 1 << 20
 
 
-def _file(path: Path, size: int, pieces: dict[int, bytes]) -> Path:
-    with path.open("wb") as fh:
-        fh.truncate(size)
-        for offset, data in pieces.items():
-            fh.seek(offset)
-            fh.write(data)
-    return path
-
-
 def test_holes_and_zero_blocks_are_skipped(tmp_path: Path) -> None:
-    path = _file(
+    path = sparse_file(
         tmp_path / "f",
         64 * MIB,
         {
@@ -41,14 +33,14 @@ def test_holes_and_zero_blocks_are_skipped(tmp_path: Path) -> None:
 
 
 def test_empty_and_full_files(tmp_path: Path) -> None:
-    with _file(tmp_path / "e", MIB, {}).open("rb") as fh:
+    with sparse_file(tmp_path / "e", MIB, {}).open("rb") as fh:
         assert sparse.data_map(fh, MIB) == []
-    with _file(tmp_path / "f", 3 * MIB, {0: b"x" * (3 * MIB)}).open("rb") as fh:
+    with sparse_file(tmp_path / "f", 3 * MIB, {0: b"x" * (3 * MIB)}).open("rb") as fh:
         assert sparse.data_map(fh, 3 * MIB) == [(0, 3 * MIB)]
 
 
 def test_copy_sparse_keeps_bytes_and_holes(tmp_path: Path) -> None:
-    src = _file(tmp_path / "s", 32 * MIB, {5 * MIB: b"z" * 12345, 31 * MIB: b"y" * 10})
+    src = sparse_file(tmp_path / "s", 32 * MIB, {5 * MIB: b"z" * 12345, 31 * MIB: b"y" * 10})
     dst = tmp_path / "d"
     with src.open("rb") as fin, dst.open("wb") as fout:
         sparse.copy_sparse(fin, fout, 32 * MIB)

@@ -7,20 +7,12 @@ from pathlib import Path
 
 from lkcloud.provider import blocks
 from lkcloud.provider.blocks import BLOCK
-
-
-def _disk(path: Path, size: int, writes: dict[int, bytes]) -> Path:
-    with path.open("wb") as fh:
-        fh.truncate(size)
-        for offset, data in writes.items():
-            fh.seek(offset)
-            fh.write(data)
-    return path
+from tests.support.files import sparse_file
 
 
 def test_scan_hashes_the_blocks_with_data_only(tmp_path: Path) -> None:
     size = 4 * BLOCK + 512  # a partial last block, like a VHD's footer
-    disk = _disk(tmp_path / "d", size, {BLOCK + 100: b"x", 2 * BLOCK: bytes(BLOCK), 4 * BLOCK: b"f" * 512})
+    disk = sparse_file(tmp_path / "d", size, {BLOCK + 100: b"x", 2 * BLOCK: bytes(BLOCK), 4 * BLOCK: b"f" * 512})
     found = blocks.scan(disk)
     assert sorted(found) == [1, 4]  # block 2 was written, but with zeros
     assert found[4] == hashlib.sha256(b"f" * 512).digest()

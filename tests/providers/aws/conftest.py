@@ -15,6 +15,7 @@ from lkcloud.settings import Settings
 from lkcloud_aws.provider import AwsProvider
 from lkcloud_aws.session import Aws, Tuning
 from tests.servers import moto_server
+from tests.support.files import sparse_file
 from tests.support.net import free_port, stop, wait_for_port
 
 REGION = "us-east-1"
@@ -100,15 +101,7 @@ def provider(**flags: Any) -> AwsProvider:
     return AwsProvider.from_settings(Settings(), **flags)
 
 
-def make_image(path: Path, size: int, data_blocks: dict[int, bytes]) -> Path:
-    """A sparse image of ``size`` bytes with ``data_blocks`` written at the given byte offsets."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        fh.truncate(size)
-        for offset, data in data_blocks.items():
-            fh.seek(offset)
-            fh.write(data)
-    return path
+make_image = sparse_file  # a sparse image with data at chosen byte offsets
 
 
 def random_image(path: Path, size: int = 1 << 30, blocks: int = 24, seed: int = 7, *, mbr: bool = False) -> Path:

@@ -12,30 +12,19 @@ import pytest
 
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
-from lkcloud.progress import NULL, Task
 from lkcloud.provider.types import FleetSpec, Health, UpdatePolicy
 from lkcloud_azure.clients import Api
 from lkcloud_azure.provider import AzureProvider, RunOptions
 from tests.providers.azure.conftest import GROUP, SUBSCRIPTION
 from tests.providers.azure.vhds import MIB, make_vhd
 from tests.servers.fake_arm import FakeArm
+from tests.support.files import Steps
 
 pytestmark = [pytest.mark.emulator]
 V1 = b'{"app":{"content":"v1"}}'
 V2 = b'{"app":{"content":"v2"}}'
 POLICY = UpdatePolicy(min_healthy_percent=80, pause_seconds=0)
 NETWORK = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{GROUP}/providers/Microsoft.Network"
-
-
-class Steps:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.lines.append(message)
-
-    def task(self, description: str, total: int | None = None, unit: str = "B") -> Task:
-        return NULL.task(description, total, unit)
 
 
 @pytest.fixture

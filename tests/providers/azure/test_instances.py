@@ -10,12 +10,12 @@ import pytest
 from lkcloud.artifact import from_file
 from lkcloud.errors import UsageError
 from lkcloud.platform import Arch
-from lkcloud.progress import NULL, Task
 from lkcloud.provider.types import RunRequest
 from lkcloud_azure.clients import Api
 from lkcloud_azure.provider import AzureProvider, RunOptions
 from tests.providers.azure.vhds import MIB, make_vhd
 from tests.servers.fake_arm import FakeArm
+from tests.support.files import Steps
 
 pytestmark = [pytest.mark.emulator]
 USER_DATA = b'{"hostname":{"content":"web-1"}}'
@@ -78,17 +78,6 @@ def test_unknown_image_is_a_clear_error(api: Api, arm: FakeArm) -> None:
     with pytest.raises(UsageError, match="image 'ghost' not found"):
         AzureProvider(api).run(RunRequest(image="ghost"))
     assert arm.recorded("PUT", "") == []
-
-
-class Steps:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.lines.append(message)
-
-    def task(self, description: str, total: int | None = None, unit: str = "B") -> Task:
-        return NULL.task(description, total, unit)
 
 
 def test_vm_says_it_has_no_agent_and_opens_only_the_service_port(pushed: tuple[AzureProvider, str],

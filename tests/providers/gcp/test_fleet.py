@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lkcloud.errors import UsageError
+from lkcloud.progress import Task
 from lkcloud.provider.types import FleetSpec, Health, HealthCheck, UpdatePolicy
 from lkcloud_gcp import image, rollout
 from lkcloud_gcp.clients import Api
@@ -12,6 +13,7 @@ from lkcloud_gcp.provider import GcpProvider
 from tests.providers.gcp.test_image import spec
 from tests.providers.gcp.test_instances import _items
 from tests.servers.fake_compute import FakeCompute, Quota
+from tests.support import files
 
 pytestmark = pytest.mark.emulator
 REGION = "europe-west1"
@@ -19,14 +21,8 @@ ROLL = UpdatePolicy(max_surge=3, max_unavailable=0, pause_seconds=0)
 QUICK = HealthCheck(path="/healthz", port=8080, interval_seconds=1, timeout_seconds=1, grace_seconds=0)
 
 
-class Steps:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.lines.append(message)
-
-    def task(self, description: str, total: int | None = None, unit: str = "B") -> object:
+class Steps(files.Steps):
+    def task(self, description: str, total: int | None = None, unit: str = "B") -> Task:
         raise AssertionError("fleets report steps")
 
 
